@@ -1,0 +1,95 @@
+//! What the [`crate::export!`] macro calls: the pointer work of the ABI, in one place.
+
+use std::alloc::Layout;
+
+use morphir_envelope::{Envelope, ErrorPayload, StepRequest, abi};
+
+/// Every ABI buffer is allocated with this alignment, so `alloc` and `free` agree on layouts.
+const ALIGN: usize = 8;
+
+/// `morphir_alloc`: `len` bytes, or 0 when out of memory. A zero-length request gets a non-null
+/// dangling pointer that is never dereferenced.
+pub fn alloc(len: i32) -> i32 {
+    let Ok(len) = usize::try_from(len) else {
+        return 0;
+    };
+    if len == 0 {
+        return ALIGN as i32;
+    }
+    match Layout::from_size_align(len, ALIGN) {
+        // SAFETY: the layout has a non-zero size.
+        Ok(layout) => unsafe { std::alloc::alloc(layout) as usize as i32 },
+        Err(_) => 0,
+    }
+}
+
+/// `morphir_free`: releases what [`alloc`] returned for the same `len`.
+pub fn free(ptr: i32, len: i32) {
+    let Ok(len) = usize::try_from(len) else { return };
+    if len == 0 || ptr == 0 {
+        return;
+    }
+    if let Ok(layout) = Layout::from_size_align(len, ALIGN) {
+        // SAFETY: the host frees only buffers it got from `alloc(len)` or that an operation
+        // returned (also from `alloc`), with the same length.
+        unsafe { std::alloc::dealloc(ptr as u32 as usize as *mut u8, layout) }
+    }
+}
+
+/// Puts `envelope` in a fresh [`alloc`] buffer and returns its packed location.
+fn hand_over(envelope: &Envelope) -> i64 {
+    let len = envelope.encoded_len();
+    let Ok(len32) = i32::try_from(len) else {
+        return hand_over(&Envelope::error_message(format!(
+            "output envelope of {len} bytes is too large"
+        )));
+    };
+    let ptr = alloc(len32);
+    if ptr == 0 && len > 0 {
+        // The host reports a null output as an allocator failure.
+        return abi::pack(0, len as u32);
+    }
+    // SAFETY: `ptr` is a fresh allocation of `len` bytes.
+    let out = unsafe { std::slice::from_raw_parts_mut(ptr as u32 as usize as *mut u8, len) };
+    envelope
+        .encode_to_slice(out)
+        .expect("buffer sized by encoded_len");
+    abi::pack(ptr as u32, len as u32)
+}
+
+/// Decodes the input at `(ptr, len)`, runs `f`, and hands the output (or an error envelope) to
+/// the host. The input buffer belongs to the host, which frees it.
+pub fn run_raw(ptr: i32, len: i32, f: impl FnOnce(Envelope) -> Result<Envelope, ErrorPayload>) -> i64 {
+    #[cfg(feature = "panic-message")]
+    crate::log::install_panic_hook();
+    // SAFETY: the host wrote `len` bytes at `ptr` (a buffer from `alloc`) and keeps them alive
+    // for the duration of the call.
+    let input = unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const u8, len as u32 as usize) };
+    let output = match Envelope::decode(input) {
+        Ok(envelope) => {
+            let header = envelope.header.clone();
+            match f(envelope) {
+                Ok(mut out) => {
+                    // Echo the call's session and sequence number; the guest's `kind` stays.
+                    out.header.seqnum = header.seqnum;
+                    out.header.session_id = header.session_id;
+                    out
+                }
+                Err(payload) => Envelope::error(&payload),
+            }
+        }
+        Err(e) => Envelope::error(
+            &ErrorPayload::new(format!("the host sent an invalid envelope: {e}")).with_code("abi"),
+        ),
+    };
+    hand_over(&output)
+}
+
+/// [`run_raw`] for a step operation: decodes the [`StepRequest`] first.
+pub fn run_step(ptr: i32, len: i32, f: fn(StepRequest) -> Result<Envelope, ErrorPayload>) -> i64 {
+    run_raw(ptr, len, |envelope| {
+        let request = StepRequest::from_envelope(envelope)
+            .map_err(|e| ErrorPayload::new(format!("invalid step request: {e}")).with_code("abi"))?;
+        f(request)
+    })
+}

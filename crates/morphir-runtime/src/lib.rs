@@ -1,0 +1,51 @@
+//! The Morphir extension runtime: loads WebAssembly extensions and calls them through our own
+//! guest ABI (`docs/abi.md`).
+//!
+//! This is the only crate in the workspace that knows the engine. Extism (wasmtime underneath)
+//! runs the Wasm, but nothing of it appears in this crate's API, and guests never import from
+//! it: [`Runtime::load`] validates a module against our ABI, generates a small adapter module
+//! that maps our `(ptr, len)` calls onto Extism's kernel, and links the three in a manifest of
+//! our own making. Replacing the engine means replacing `engine.rs` and `adapter.rs`; the
+//! guests do not change.
+//!
+//! Where it sits: the build executor (`morphir-build`) owns [`Instance`]s inside Kameo actors
+//! and calls [`Instance::call`] with envelopes; this crate knows nothing of builds, caches or
+//! configuration files.
+//!
+//! Guarantees:
+//! * bytes that are not a valid core Wasm module with our exports never reach the engine;
+//! * limits ([`Limits`]) hold per call: memory, wall-clock time, output size;
+//! * an instance that trapped, timed out or ran out of memory is discarded, and one step's
+//!   timeout never interrupts another instance (see `engine.rs` on lanes);
+//! * every error names the extension and the operation.
+
+mod adapter;
+mod engine;
+mod error;
+mod limits;
+mod stdlib;
+mod validate;
+
+pub use engine::{CallOutput, CompileCache, Instance, Module, Runtime, RuntimeConfig};
+pub use error::{CallError, Error, LoadError, Result};
+pub use limits::Limits;
+pub use stdlib::{LogLevel, LogRecord};
+
+/// Re-exported so callers need not depend on the envelope crate for the basic types.
+pub use morphir_envelope::{abi::Operation, Capabilities, Envelope, Header};
+
+#[cfg(test)]
+mod tests {
+    fn assert_send<T: Send>() {}
+    fn assert_sync<T: Sync>() {}
+
+    #[test]
+    fn public_types_can_cross_threads() {
+        // Instances move into actor threads; modules are shared between them.
+        assert_send::<super::Instance>();
+        assert_send::<super::Module>();
+        assert_sync::<super::Module>();
+        assert_send::<super::Runtime>();
+        assert_sync::<super::Runtime>();
+    }
+}

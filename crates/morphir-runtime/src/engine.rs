@@ -170,7 +170,9 @@ fn write_cache_config(dir: &std::path::Path) -> Result<PathBuf> {
     let text = format!("# Written by morphir: wasmtime's compiled-code cache, per user.\n[cache]\ndirectory = \"{escaped}\"\n");
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
         // temp + rename: two processes starting at once must not read a half-written file.
-        let tmp = dir.join(format!("config.toml.{}.tmp", std::process::id()));
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!("config.toml.{}.{seq}.tmp", std::process::id()));
         std::fs::write(&tmp, &text).map_err(|e| setup("cannot write config in", e))?;
         std::fs::rename(&tmp, &path).map_err(|e| setup("cannot write config in", e))?;
     }
@@ -442,6 +444,9 @@ impl Module {
     }
 }
 
+/// The output cap for `get-capabilities` when the configured one is smaller.
+const CAPABILITIES_MAX: u64 = 1 << 20;
+
 /// What a successful call returns.
 #[derive(Debug, Clone)]
 pub struct CallOutput {
@@ -535,7 +540,13 @@ impl Instance {
         let state = Arc::clone(&self.lane().state);
         lock(&state).reset();
         let limits = self.module.inner.limits;
-        let max_output = limits.max_output;
+        // The output cap is for step results; a capabilities document is small but must not be
+        // refused by a tight cap meant for them.
+        let max_output = if op == Operation::GetCapabilities {
+            limits.max_output.max(CAPABILITIES_MAX)
+        } else {
+            limits.max_output
+        };
         let input = std::mem::take(&mut self.input);
         let result = self.ensure_plugin().and_then(|plugin| {
             Ok(match plugin.call::<&[u8], &[u8]>(op.export_name(), &input) {

@@ -1,0 +1,8 @@
+//! Integration tests of the runtime: real guests built from `extensions/`, hostile WAT modules,
+//! the guest-import audit, and the same guests run through plain wasmtime.
+
+mod guests;
+mod hostile;
+mod imports;
+mod support;
+mod wasmtime_direct;

@@ -153,7 +153,9 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.take(4u32)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4u32)?.try_into().expect("4 bytes"),
+        ))
     }
 }
 
@@ -170,16 +172,32 @@ mod tests {
         let bytes = b.encode();
         assert_eq!(FileBundle::decode(&bytes).unwrap(), b);
         for n in 0..bytes.len() {
-            assert!(FileBundle::decode(&bytes[..n]).is_err(), "prefix {n} accepted");
+            assert!(
+                FileBundle::decode(&bytes[..n]).is_err(),
+                "prefix {n} accepted"
+            );
         }
     }
 
     #[test]
     fn unclean_paths_are_refused() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\b", "C:/x", "a\0"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\\b",
+            "C:/x",
+            "a\0",
+        ] {
             let bytes = FileBundle::new().with_file(bad, "x").encode();
             assert!(
-                matches!(FileBundle::decode(&bytes), Err(DecodeError::Path(_) | DecodeError::Utf8(_))),
+                matches!(
+                    FileBundle::decode(&bytes),
+                    Err(DecodeError::Path(_) | DecodeError::Utf8(_))
+                ),
                 "{bad:?} accepted"
             );
         }
@@ -190,7 +208,10 @@ mod tests {
     fn absurd_count_is_refused_without_allocating() {
         let mut bytes = b"MFIL\x01".to_vec();
         bytes.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(FileBundle::decode(&bytes), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            FileBundle::decode(&bytes),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     proptest! {

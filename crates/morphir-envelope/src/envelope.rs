@@ -119,11 +119,9 @@ impl Envelope {
         if !self.is_error() {
             return None;
         }
-        Some(
-            serde_json::from_slice(&self.content).unwrap_or_else(|_| {
-                ErrorPayload::new(String::from_utf8_lossy(&self.content).into_owned())
-            }),
-        )
+        Some(serde_json::from_slice(&self.content).unwrap_or_else(|_| {
+            ErrorPayload::new(String::from_utf8_lossy(&self.content).into_owned())
+        }))
     }
 
     /// This envelope with another header (the host stamps every envelope it sends).

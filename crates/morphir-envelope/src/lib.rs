@@ -8,7 +8,7 @@
 //! ([`FileBundle`]), and the constants of the guest ABI ([`abi`]).
 //!
 //! It is shared by the host (the runtime crate) and by guests (the SDK crate), so it depends on
-//! serde and serde_json only and compiles for `wasm32-unknown-unknown`. Nothing here knows the
+//! `serde` and `serde_json` only and compiles for `wasm32-unknown-unknown`. Nothing here knows the
 //! Wasm engine. The wire format is specified in `docs/abi.md`.
 
 mod bundle;

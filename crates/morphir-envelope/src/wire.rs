@@ -203,7 +203,11 @@ impl<'a> EnvelopeRef<'a> {
             return Err(DecodeError::Flags(flags));
         }
         let seqnum = u64::from_le_bytes(bytes[6..14].try_into().expect("8 bytes"));
-        let field = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")));
+        let field = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                bytes[at..at + 4].try_into().expect("4 bytes"),
+            ))
+        };
         let (session_len, kind_len, ct_len, content_len) =
             (field(14), field(18), field(22), field(26));
         if flags & FLAG_KIND == 0 && kind_len != 0 {
@@ -245,7 +249,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -261,7 +269,7 @@ pub(crate) fn base64_encode(bytes: &[u8]) -> String {
 /// Inverse of [`base64_encode`]; `None` for anything that is not canonical padded base64.
 pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| B64.iter().position(|&x| x == c).map(|p| p as u32);
@@ -342,10 +350,16 @@ mod tests {
         assert_eq!(Envelope::decode(&flags), Err(DecodeError::Flags(0x80)));
         let mut bad_utf8 = Envelope::new("text/plain", "x").encode();
         bad_utf8[30] = 0xff; // first byte of content_type
-        assert_eq!(Envelope::decode(&bad_utf8), Err(DecodeError::Utf8("content_type")));
+        assert_eq!(
+            Envelope::decode(&bad_utf8),
+            Err(DecodeError::Utf8("content_type"))
+        );
         let mut huge = sample().encode();
         huge[26..30].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(Envelope::decode(&huge), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            Envelope::decode(&huge),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -373,11 +387,17 @@ mod tests {
             ".{0,30}",
             proptest::collection::vec(any::<u8>(), 0..512),
         )
-            .prop_map(|(seqnum, session_id, kind, content_type, content)| Envelope {
-                header: Header { seqnum, session_id, kind },
-                content_type,
-                content,
-            })
+            .prop_map(
+                |(seqnum, session_id, kind, content_type, content)| Envelope {
+                    header: Header {
+                        seqnum,
+                        session_id,
+                        kind,
+                    },
+                    content_type,
+                    content,
+                },
+            )
     }
 
     proptest! {

@@ -27,14 +27,18 @@
 //! here depends on a Wasm engine: the guest imports only from `morphir:host`, and only what it
 //! uses ([`log`]).
 
-#![expect(unsafe_code, reason = "the ABI is raw pointers into linear memory; all of it is in `rt`")]
+#![expect(
+    unsafe_code,
+    reason = "the ABI is raw pointers into linear memory; all of it is in `rt`"
+)]
 
 pub mod log;
 #[doc(hidden)]
 pub mod rt;
 
 pub use morphir_envelope::{
-    Capabilities, Capability, Envelope, ErrorPayload, FileBundle, Header, StepRequest, abi, content_type,
+    Capabilities, Capability, Envelope, ErrorPayload, FileBundle, Header, StepRequest, abi,
+    content_type,
 };
 
 /// A frontend: source files in (a [`FileBundle`] as the request's `input`), IR out.

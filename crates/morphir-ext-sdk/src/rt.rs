@@ -25,7 +25,9 @@ pub fn alloc(len: i32) -> i32 {
 
 /// `morphir_free`: releases what [`alloc`] returned for the same `len`.
 pub fn free(ptr: i32, len: i32) {
-    let Ok(len) = usize::try_from(len) else { return };
+    let Ok(len) = usize::try_from(len) else {
+        return;
+    };
     if len == 0 || ptr == 0 {
         return;
     }
@@ -59,12 +61,18 @@ fn hand_over(envelope: &Envelope) -> i64 {
 
 /// Decodes the input at `(ptr, len)`, runs `f`, and hands the output (or an error envelope) to
 /// the host. The input buffer belongs to the host, which frees it.
-pub fn run_raw(ptr: i32, len: i32, f: impl FnOnce(Envelope) -> Result<Envelope, ErrorPayload>) -> i64 {
+pub fn run_raw(
+    ptr: i32,
+    len: i32,
+    f: impl FnOnce(Envelope) -> Result<Envelope, ErrorPayload>,
+) -> i64 {
     #[cfg(feature = "panic-message")]
     crate::log::install_panic_hook();
     // SAFETY: the host wrote `len` bytes at `ptr` (a buffer from `alloc`) and keeps them alive
     // for the duration of the call.
-    let input = unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const u8, len as u32 as usize) };
+    let input = unsafe {
+        std::slice::from_raw_parts(ptr as u32 as usize as *const u8, len as u32 as usize)
+    };
     let output = match Envelope::decode(input) {
         Ok(envelope) => {
             let header = envelope.header.clone();
@@ -88,8 +96,9 @@ pub fn run_raw(ptr: i32, len: i32, f: impl FnOnce(Envelope) -> Result<Envelope, 
 /// [`run_raw`] for a step operation: decodes the [`StepRequest`] first.
 pub fn run_step(ptr: i32, len: i32, f: fn(StepRequest) -> Result<Envelope, ErrorPayload>) -> i64 {
     run_raw(ptr, len, |envelope| {
-        let request = StepRequest::from_envelope(envelope)
-            .map_err(|e| ErrorPayload::new(format!("invalid step request: {e}")).with_code("abi"))?;
+        let request = StepRequest::from_envelope(envelope).map_err(|e| {
+            ErrorPayload::new(format!("invalid step request: {e}")).with_code("abi")
+        })?;
         f(request)
     })
 }

@@ -72,6 +72,10 @@ pub(crate) fn bridge_wat(host_imports: &[String]) -> String {
     w
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one WAT template, clearer whole than split"
+)]
 /// The `main` module for a guest that exports `operations` and imports `host_imports` (whose
 /// indices in the standard library are `host_indices`).
 pub(crate) fn main_wat(
@@ -254,7 +258,9 @@ pub(crate) fn main_wat(
     );
 
     // Dispatch by index, so $run is written once.
-    w.push_str("\n  (func $dispatch (param $op i32) (param $ptr i32) (param $len i32) (result i64)\n");
+    w.push_str(
+        "\n  (func $dispatch (param $op i32) (param $ptr i32) (param $len i32) (result i64)\n",
+    );
     for (i, op) in operations.iter().enumerate() {
         let _ = writeln!(
             w,
@@ -311,7 +317,12 @@ mod tests {
     fn generated_modules_compile() {
         let imports = vec!["log".to_owned()];
         wat::parse_str(bridge_wat(&imports)).unwrap();
-        wat::parse_str(main_wat([Operation::GetCapabilities, Operation::Transform], &imports, &[0])).unwrap();
+        wat::parse_str(main_wat(
+            [Operation::GetCapabilities, Operation::Transform],
+            &imports,
+            &[0],
+        ))
+        .unwrap();
         wat::parse_str(main_wat([Operation::GetCapabilities], &[], &[])).unwrap();
     }
 }

@@ -12,15 +12,18 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use extism::{CompiledPlugin, CurrentPlugin, Function, Manifest, Plugin, PluginBuilder, UserData, Val, ValType, Wasm};
+use extism::{
+    CompiledPlugin, CurrentPlugin, Function, Manifest, Plugin, PluginBuilder, UserData, Val,
+    ValType, Wasm,
+};
 use morphir_envelope::abi::{self, Operation};
 use morphir_envelope::{Capabilities, Envelope};
 
+use crate::Limits;
 use crate::adapter::{self, GUEST_MODULE, INTERNAL_MODULE, MAIN_MODULE};
 use crate::error::{CallError, Error, LoadError, Result};
 use crate::stdlib::{self, HostState, LogRecord};
 use crate::validate::{self, GuestInfo};
-use crate::Limits;
 
 /// Where compiled machine code is kept between processes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +78,7 @@ struct RuntimeInner {
 
 impl Runtime {
     /// A runtime with `config`. Creates the compile-cache directory if needed.
-    pub fn new(config: RuntimeConfig) -> Result<Self> {
+    pub fn new(config: &RuntimeConfig) -> Result<Self> {
         let cache_config = match &config.compile_cache {
             CompileCache::Disabled => None,
             CompileCache::Directory(dir) => Some(write_cache_config(dir)?),
@@ -90,12 +93,14 @@ impl Runtime {
 
     /// Reads, validates, compiles and checks the module at `path`.
     pub fn load_file(&self, name: &str, path: &std::path::Path, limits: Limits) -> Result<Module> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Load {
-            extension: name.to_owned(),
-            source: LoadError::Io {
-                path: path.to_owned(),
-                source,
-            },
+        let bytes = std::fs::read(path).map_err(|source| {
+            Error::load(
+                name,
+                LoadError::Io {
+                    path: path.to_owned(),
+                    source,
+                },
+            )
         })?;
         self.load(name, bytes, limits)
     }
@@ -103,10 +108,7 @@ impl Runtime {
     /// Validates, compiles and checks a module. Nothing of it runs before validation passed;
     /// then it is instantiated once to check its ABI version and read its capabilities.
     pub fn load(&self, name: &str, bytes: Vec<u8>, limits: Limits) -> Result<Module> {
-        let fail = |source| Error::Load {
-            extension: name.to_owned(),
-            source,
-        };
+        let fail = |source| Error::load(name.to_owned(), source);
         let info = validate::inspect(&bytes, self.inner.max_module_size).map_err(fail)?;
         if info.initial_memory > limits.max_memory {
             return Err(fail(LoadError::InitialMemory {
@@ -147,7 +149,11 @@ impl Runtime {
             lanes: Mutex::new(Vec::new()),
         };
         let first = inner.new_lane().map_err(fail)?;
-        inner.lanes.get_mut().unwrap_or_else(PoisonError::into_inner).push(first);
+        inner
+            .lanes
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(first);
         let mut module = Module {
             inner: Arc::new(inner),
         };
@@ -161,13 +167,19 @@ impl Runtime {
 
 /// Writes the wasmtime cache configuration pointing at `dir` and returns its path.
 fn write_cache_config(dir: &std::path::Path) -> Result<PathBuf> {
-    let setup = |what: &str, e: std::io::Error| Error::Setup(format!("{what} {}: {e}", dir.display()));
+    let setup =
+        |what: &str, e: std::io::Error| Error::Setup(format!("{what} {}: {e}", dir.display()));
     let code = dir.join("code");
     std::fs::create_dir_all(&code).map_err(|e| setup("cannot create compile cache", e))?;
     let code = std::path::absolute(&code).map_err(|e| setup("cannot resolve", e))?;
-    let escaped = code.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
+    let escaped = code
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     let path = dir.join("config.toml");
-    let text = format!("# Written by morphir: wasmtime's compiled-code cache, per user.\n[cache]\ndirectory = \"{escaped}\"\n");
+    let text = format!(
+        "# Written by morphir: wasmtime's compiled-code cache, per user.\n[cache]\ndirectory = \"{escaped}\"\n"
+    );
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
         // temp + rename: two processes starting at once must not read a half-written file.
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -203,7 +215,10 @@ impl std::fmt::Debug for ModuleInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Module")
             .field("name", &self.name)
-            .field("hash", &blake3::Hash::from_bytes(self.hash).to_hex().as_str())
+            .field(
+                "hash",
+                &blake3::Hash::from_bytes(self.hash).to_hex().as_str(),
+            )
             .field("operations", &self.info.operations)
             .finish_non_exhaustive()
     }
@@ -218,7 +233,9 @@ struct Lane {
 impl ModuleInner {
     fn new_lane(&self) -> Result<Lane, LoadError> {
         let user_data = UserData::new(HostState::new(self.name.clone()));
-        let state = user_data.get().map_err(|e| LoadError::Engine(e.to_string()))?;
+        let state = user_data
+            .get()
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
         let call = Function::new(
             "call",
             [ValType::I32, ValType::I64],
@@ -265,6 +282,10 @@ fn lock(state: &Mutex<HostState>) -> std::sync::MutexGuard<'_, HostState> {
 }
 
 /// `call(index, request_offset) -> response_offset`: a standard-library call from the bridge.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature Extism requires"
+)]
 fn host_call(
     plugin: &mut CurrentPlugin,
     inputs: &[Val],
@@ -294,6 +315,10 @@ fn host_call(
 }
 
 /// `fault(code, a, b)`: the adapter caught the guest breaking the ABI. Records why and traps.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature Extism requires"
+)]
 fn host_fault(
     _plugin: &mut CurrentPlugin,
     inputs: &[Val],
@@ -307,16 +332,24 @@ fn host_fault(
     );
     let why = match code {
         adapter::fault::ALLOC_FAILED => {
-            format!("its allocator ({}) returned null for {a} bytes", abi::EXPORT_ALLOC)
+            format!(
+                "its allocator ({}) returned null for {a} bytes",
+                abi::EXPORT_ALLOC
+            )
         }
         adapter::fault::OUTPUT_OUT_OF_BOUNDS => {
             format!("it returned an output at {a:#x}, {b} bytes long, outside its memory")
         }
         adapter::fault::REQUEST_OUT_OF_BOUNDS => {
-            format!("it passed a host function a request at {a:#x}, {b} bytes long, outside its memory")
+            format!(
+                "it passed a host function a request at {a:#x}, {b} bytes long, outside its memory"
+            )
         }
         adapter::fault::INPUT_TOO_LARGE => {
-            format!("input of {} bytes is over 4 GiB", (u64::from(a) << 32) | u64::from(b))
+            format!(
+                "input of {} bytes is over 4 GiB",
+                (u64::from(a) << 32) | u64::from(b)
+            )
         }
         _ => format!("unknown fault {code}"),
     };
@@ -338,7 +371,10 @@ impl Module {
 
     /// The hash as `blake3:<hex>`, the form `morphir.toml` pins.
     pub fn hash_string(&self) -> String {
-        format!("blake3:{}", blake3::Hash::from_bytes(self.inner.hash).to_hex())
+        format!(
+            "blake3:{}",
+            blake3::Hash::from_bytes(self.inner.hash).to_hex()
+        )
     }
 
     /// The operations the module exports.
@@ -379,10 +415,10 @@ impl Module {
             .pop();
         let lane = match idle {
             Some(lane) => lane,
-            None => self.inner.new_lane().map_err(|source| Error::Load {
-                extension: self.inner.name.clone(),
-                source,
-            })?,
+            None => self
+                .inner
+                .new_lane()
+                .map_err(|source| Error::load(self.inner.name.clone(), source))?,
         };
         let mut instance = Instance {
             module: self.clone(),
@@ -397,10 +433,7 @@ impl Module {
 
     /// Checks the ABI version and reads the capabilities, on a first instance.
     fn probe(&self) -> Result<Capabilities> {
-        let fail = |source| Error::Load {
-            extension: self.inner.name.clone(),
-            source,
-        };
+        let fail = |source| Error::load(self.inner.name.clone(), source);
         let mut instance = self.instantiate()?;
         let version = instance.abi_version()?;
         if version != abi::ABI_VERSION {
@@ -476,7 +509,7 @@ impl std::fmt::Debug for Instance {
             .field("module", &self.module.inner.name)
             .field("live", &self.plugin.is_some())
             .field("discarded", &self.discarded)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -497,9 +530,11 @@ impl Instance {
 
     fn ensure_plugin(&mut self) -> Result<&mut Plugin> {
         if self.plugin.is_none() {
-            let plugin = Plugin::new_from_compiled(&self.lane().compiled).map_err(|e| Error::Load {
-                extension: self.module.inner.name.clone(),
-                source: LoadError::Engine(format!("{e:#}")),
+            let plugin = Plugin::new_from_compiled(&self.lane().compiled).map_err(|e| {
+                Error::load(
+                    self.module.inner.name.clone(),
+                    LoadError::Engine(format!("{e:#}")),
+                )
             })?;
             self.plugin = Some(plugin);
         }
@@ -512,9 +547,11 @@ impl Instance {
         let out: Vec<u8> = plugin
             .call::<&[u8], &[u8]>(adapter::ABI_VERSION_EXPORT, &[])
             .map(<[u8]>::to_vec)
-            .map_err(|e| Error::Load {
-                extension: name,
-                source: LoadError::Engine(format!("calling {}: {e:#}", abi::EXPORT_ABI_VERSION)),
+            .map_err(|e| {
+                Error::load(
+                    name,
+                    LoadError::Engine(format!("calling {}: {e:#}", abi::EXPORT_ABI_VERSION)),
+                )
             })?;
         let bytes: [u8; 8] = out.as_slice().try_into().unwrap_or_default();
         Ok(u64::from_le_bytes(bytes) as u32)
@@ -522,11 +559,7 @@ impl Instance {
 
     /// Calls `op` with `input`.
     pub fn call(&mut self, op: Operation, input: &Envelope) -> Result<CallOutput> {
-        let fail = |module: &Module, source| Error::Call {
-            extension: module.inner.name.clone(),
-            operation: op,
-            source,
-        };
+        let fail = |module: &Module, source| Error::call(module.inner.name.clone(), op, source);
         if !self.module.implements(op) {
             return Err(fail(&self.module, CallError::NotImplemented));
         }
@@ -548,22 +581,22 @@ impl Instance {
             limits.max_output
         };
         let input = std::mem::take(&mut self.input);
-        let result = self.ensure_plugin().and_then(|plugin| {
-            Ok(match plugin.call::<&[u8], &[u8]>(op.export_name(), &input) {
+        let result = self.ensure_plugin().map(|plugin| {
+            match plugin.call::<&[u8], &[u8]>(op.export_name(), &input) {
                 Ok(bytes) if bytes.len() as u64 > max_output => Err(CallError::OutputTooLarge {
                     size: bytes.len() as u64,
                     max: max_output,
                 }),
                 Ok(bytes) => Envelope::decode(bytes).map_err(CallError::InvalidOutput),
                 Err(e) => Err(classify(&e, &limits, &lock(&state))),
-            })
+            }
         });
         self.input = input;
         let result = result?;
         let logs = std::mem::take(&mut lock(&state).logs);
         match result {
             Ok(envelope) => match envelope.error_payload() {
-                Some(payload) => Err(fail(&self.module, CallError::Guest(payload))),
+                Some(payload) => Err(fail(&self.module, CallError::Guest(Box::new(payload)))),
                 None => Ok(CallOutput { envelope, logs }),
             },
             Err(source) => {

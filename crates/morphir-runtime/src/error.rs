@@ -18,7 +18,7 @@ pub enum Error {
         extension: String,
         /// What is wrong with it.
         #[source]
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// A call into a loaded extension failed.
     #[error("extension `{extension}`, operation `{operation}`: {source}")]
@@ -29,7 +29,7 @@ pub enum Error {
         operation: Operation,
         /// What went wrong.
         #[source]
-        source: CallError,
+        source: Box<CallError>,
     },
     /// The runtime itself could not start (compile-cache directory, engine configuration).
     #[error("the Wasm runtime could not start: {0}")]
@@ -37,6 +37,24 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn load(extension: impl Into<String>, source: LoadError) -> Self {
+        Error::Load {
+            extension: extension.into(),
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn call(
+        extension: impl Into<String>,
+        operation: Operation,
+        source: CallError,
+    ) -> Self {
+        Error::Call {
+            extension: extension.into(),
+            operation,
+            source: Box::new(source),
+        }
+    }
     /// The call error, if this is one.
     pub fn call_error(&self) -> Option<&CallError> {
         match self {
@@ -67,7 +85,9 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The bytes are not a Wasm binary at all (JSON, TOML, text, garbage).
-    #[error("not a WebAssembly module: {what}. Point the extension's source.path at a compiled .wasm file")]
+    #[error(
+        "not a WebAssembly module: {what}. Point the extension's source.path at a compiled .wasm file"
+    )]
     NotWasm {
         /// What the bytes look like instead.
         what: &'static str,
@@ -130,7 +150,9 @@ pub enum LoadError {
     #[error("exports no operation (frontend-compile, transform, backend-generate, ...)")]
     NoOperations,
     /// Built against another ABI version.
-    #[error("built for ABI version {found}, this runtime speaks version {expected}; rebuild it against a matching morphir-ext-sdk")]
+    #[error(
+        "built for ABI version {found}, this runtime speaks version {expected}; rebuild it against a matching morphir-ext-sdk"
+    )]
     AbiVersion {
         /// The module's version.
         found: u32,
@@ -158,7 +180,7 @@ pub enum LoadError {
 pub enum CallError {
     /// The guest reported a failure with an error envelope.
     #[error("{0}")]
-    Guest(ErrorPayload),
+    Guest(Box<ErrorPayload>),
     /// The guest trapped (panic, unreachable, out-of-bounds access, stack overflow).
     #[error("the extension crashed (Wasm trap): {0}")]
     Trap(String),
@@ -169,7 +191,9 @@ pub enum CallError {
         limit: Duration,
     },
     /// It tried to grow its memory past `max_memory`.
-    #[error("exceeded max_memory ({limit} bytes); raise the limit in [extensions.permissions] if the work is legitimate")]
+    #[error(
+        "exceeded max_memory ({limit} bytes); raise the limit in [extensions.permissions] if the work is legitimate"
+    )]
     OutOfMemory {
         /// The limit.
         limit: u64,

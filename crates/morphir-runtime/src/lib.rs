@@ -32,7 +32,7 @@ pub use limits::Limits;
 pub use stdlib::{LogLevel, LogRecord};
 
 /// Re-exported so callers need not depend on the envelope crate for the basic types.
-pub use morphir_envelope::{abi::Operation, Capabilities, Envelope, Header};
+pub use morphir_envelope::{Capabilities, Envelope, Header, abi::Operation};
 
 #[cfg(test)]
 mod tests {

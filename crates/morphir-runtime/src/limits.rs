@@ -46,7 +46,9 @@ impl Limits {
     }
 
     pub(crate) fn memory_pages(&self) -> u32 {
-        u32::try_from(self.max_memory / 65_536).unwrap_or(u32::MAX).max(1)
+        u32::try_from(self.max_memory / 65_536)
+            .unwrap_or(u32::MAX)
+            .max(1)
     }
 }
 

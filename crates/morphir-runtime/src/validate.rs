@@ -29,23 +29,29 @@ pub(crate) struct GuestInfo {
     pub(crate) initial_memory: u64,
 }
 
-/// Describes what the first bytes of a file look like, for an error message.
+/// Describes what the bytes look like, for an error message.
 fn describe(bytes: &[u8]) -> &'static str {
-    let head = &bytes[..bytes.len().min(64)];
-    let text = std::str::from_utf8(head).map(str::trim_start);
-    match text {
-        Ok(t) if t.starts_with('{') || t.starts_with('[') => "it looks like JSON",
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return "it looks like JSON";
+    }
+    let head = &bytes[..bytes.len().min(256)];
+    match std::str::from_utf8(head).map(str::trim_start) {
+        Ok("") => "it is empty",
         Ok(t) if t.starts_with("(module") || t.starts_with("(component") => {
             "it looks like WebAssembly text (WAT); compile it to a binary .wasm first"
         }
-        Ok(t) if t.contains('=') || t.starts_with('#') => "it looks like TOML or another text file",
-        Ok(t) if t.is_empty() => "it is empty",
+        Ok(t) if t.starts_with('[') || t.contains(" = ") || t.starts_with('#') => {
+            "it looks like TOML or another text file"
+        }
         Ok(_) => "it is text",
         Err(_) => "its first bytes are not the Wasm magic `\\0asm`",
     }
 }
 
-fn func_sig(types: &wasmparser::types::Types, ty: EntityType) -> Option<(Vec<ValType>, Vec<ValType>)> {
+fn func_sig(
+    types: &wasmparser::types::Types,
+    ty: EntityType,
+) -> Option<(Vec<ValType>, Vec<ValType>)> {
     match ty {
         EntityType::Func(id) | EntityType::FuncExact(id) => {
             let f = types[id].unwrap_func();
@@ -56,10 +62,19 @@ fn func_sig(types: &wasmparser::types::Types, ty: EntityType) -> Option<(Vec<Val
 }
 
 fn sig_text(sig: &(Vec<ValType>, Vec<ValType>)) -> String {
-    let list = |v: &[ValType]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+    let list = |v: &[ValType]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     format!("(param {}) (result {})", list(&sig.0), list(&sig.1))
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the module's imports and exports"
+)]
 /// Validates `bytes` as a Morphir core-Wasm extension of ABI version 1.
 pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadError> {
     if bytes.len() as u64 > max_size {
@@ -153,7 +168,11 @@ pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadErro
                 reason: "it must be a memory".to_owned(),
             });
         }
-        None => return Err(LoadError::MissingExport { name: abi::EXPORT_MEMORY }),
+        None => {
+            return Err(LoadError::MissingExport {
+                name: abi::EXPORT_MEMORY,
+            });
+        }
     };
     require_func(abi::EXPORT_ABI_VERSION, &[], &[ValType::I32])?;
     require_func(abi::EXPORT_ALLOC, &[ValType::I32], &[ValType::I32])?;
@@ -163,7 +182,11 @@ pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadErro
     for op in Operation::ALL {
         if find(op.export_name()).is_some() {
             // TEA's `update` is reserved: its signature comes with the runtime-extension ABI.
-            require_func(op.export_name(), &[ValType::I32, ValType::I32], &[ValType::I64])?;
+            require_func(
+                op.export_name(),
+                &[ValType::I32, ValType::I32],
+                &[ValType::I64],
+            )?;
             operations.insert(op);
         }
     }

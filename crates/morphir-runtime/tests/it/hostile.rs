@@ -16,7 +16,7 @@ fn load_err(bytes: Vec<u8>) -> LoadError {
         Err(e) => {
             assert!(e.to_string().starts_with("extension `hostile`: "), "{e}");
             match e {
-                morphir_runtime::Error::Load { source, .. } => source,
+                morphir_runtime::Error::Load { source, .. } => *source,
                 other => panic!("{other}"),
             }
         }
@@ -29,30 +29,50 @@ fn call_err(bytes: Vec<u8>, limits: Limits) -> (morphir_runtime::Error, morphir_
     let err = instance
         .call(Operation::Transform, &Envelope::new("text/plain", "hi"))
         .unwrap_err();
-    assert!(err.to_string().starts_with("extension `hostile`, operation `transform`: "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("extension `hostile`, operation `transform`: "),
+        "{err}"
+    );
     (err, instance)
 }
 
 #[test]
 fn a_well_behaved_wat_guest_works() {
-    let module = runtime().load("hostile", wat_guest("", ECHO), Limits::default()).unwrap();
+    let module = runtime()
+        .load("hostile", wat_guest("", ECHO), Limits::default())
+        .unwrap();
     let mut instance = module.instantiate().unwrap();
-    let out = instance.call(Operation::Transform, &Envelope::new("text/plain", "hi")).unwrap();
+    let out = instance
+        .call(Operation::Transform, &Envelope::new("text/plain", "hi"))
+        .unwrap();
     assert_eq!(out.envelope.content, b"hi");
-    assert!(module.host_imports().is_empty(), "a pure extension imports nothing");
+    assert!(
+        module.host_imports().is_empty(),
+        "a pure extension imports nothing"
+    );
 }
 
 #[test]
 fn a_trap_is_contained_and_the_next_call_is_served() {
     // Traps on the first call only (a global flips), so the retry proves a fresh instance
     // would be needed for *guest* state but the module itself is fine.
-    let body = format!("(if (i32.eqz (global.get $armed)) (then (global.set $armed (i32.const 1)) unreachable)) {ECHO}");
-    let (err, mut instance) = call_err(wat_guest("(global $armed (mut i32) (i32.const 0))", &body), Limits::default());
-    let Some(CallError::Trap(msg)) = err.call_error() else { panic!("{err}") };
+    let body = format!(
+        "(if (i32.eqz (global.get $armed)) (then (global.set $armed (i32.const 1)) unreachable)) {ECHO}"
+    );
+    let (err, mut instance) = call_err(
+        wat_guest("(global $armed (mut i32) (i32.const 0))", &body),
+        Limits::default(),
+    );
+    let Some(CallError::Trap(msg)) = err.call_error() else {
+        panic!("{err}")
+    };
     assert!(msg.contains("unreachable"), "{msg}");
     assert_eq!(instance.discarded(), 1);
     // A fresh instance has the global reset, so it traps again: guest state did not carry over.
-    let again = instance.call(Operation::Transform, &Envelope::new("text/plain", "hi")).unwrap_err();
+    let again = instance
+        .call(Operation::Transform, &Envelope::new("text/plain", "hi"))
+        .unwrap_err();
     assert!(matches!(again.call_error(), Some(CallError::Trap(_))));
     assert_eq!(instance.discarded(), 2);
 }
@@ -62,23 +82,33 @@ fn an_infinite_loop_is_stopped_by_the_time_limit() {
     let limits = Limits::default().with_max_execution_time(Duration::from_millis(100));
     let body = format!("(loop $l (br $l)) {ECHO}");
     let (err, _) = call_err(wat_guest("", &body), limits);
-    assert!(matches!(err.call_error(), Some(CallError::Timeout { limit }) if *limit == Duration::from_millis(100)), "{err}");
+    assert!(
+        matches!(err.call_error(), Some(CallError::Timeout { limit }) if *limit == Duration::from_millis(100)),
+        "{err}"
+    );
 }
 
 #[test]
 fn memory_growth_is_stopped_by_the_memory_limit() {
     let limits = Limits::default().with_max_memory(4 << 20);
-    let body = format!("(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) {ECHO}");
+    let body =
+        format!("(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) {ECHO}");
     let (err, _) = call_err(wat_guest("", &body), limits);
-    assert!(matches!(err.call_error(), Some(CallError::OutOfMemory { limit }) if *limit == 4 << 20), "{err}");
+    assert!(
+        matches!(err.call_error(), Some(CallError::OutOfMemory { limit }) if *limit == 4 << 20),
+        "{err}"
+    );
 }
 
 #[test]
 fn deep_recursion_is_a_trap() {
-    let extra = "(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))";
+    let extra =
+        "(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))";
     let body = format!("(drop (call $down (i32.const 0))) {ECHO}");
     let (err, _) = call_err(wat_guest(extra, &body), Limits::default());
-    let Some(CallError::Trap(msg)) = err.call_error() else { panic!("{err}") };
+    let Some(CallError::Trap(msg)) = err.call_error() else {
+        panic!("{err}")
+    };
     assert!(msg.contains("stack"), "{msg}");
 }
 
@@ -86,7 +116,9 @@ fn deep_recursion_is_a_trap() {
 fn an_output_outside_guest_memory_is_an_abi_error() {
     let body = "(i64.or (i64.shl (i64.const 0xfffff000) (i64.const 32)) (i64.const 100000))";
     let (err, instance) = call_err(wat_guest("", body), Limits::default());
-    let Some(CallError::Abi(msg)) = err.call_error() else { panic!("{err}") };
+    let Some(CallError::Abi(msg)) = err.call_error() else {
+        panic!("{err}")
+    };
     assert!(msg.contains("outside its memory"), "{msg}");
     assert_eq!(instance.discarded(), 1);
 }
@@ -96,21 +128,38 @@ fn an_output_that_is_not_an_envelope_is_refused() {
     // Points at the capability JSON's content instead of an envelope.
     let body = "(i64.or (i64.shl (i64.const 1054) (i64.const 32)) (i64.const 10))";
     let (err, _) = call_err(wat_guest("", body), Limits::default());
-    assert!(matches!(err.call_error(), Some(CallError::InvalidOutput(_))), "{err}");
+    assert!(
+        matches!(err.call_error(), Some(CallError::InvalidOutput(_))),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_output_over_the_cap_is_refused() {
     let limits = Limits::default().with_max_output(10);
     let (err, _) = call_err(wat_guest("", ECHO), limits);
-    assert!(matches!(err.call_error(), Some(CallError::OutputTooLarge { max: 10, .. })), "{err}");
+    assert!(
+        matches!(
+            err.call_error(),
+            Some(CallError::OutputTooLarge { max: 10, .. })
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_export_is_named() {
     let bytes = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
     let err = load_err(bytes);
-    assert!(matches!(err, LoadError::MissingExport { name: "morphir_abi_version" }), "{err}");
+    assert!(
+        matches!(
+            err,
+            LoadError::MissingExport {
+                name: "morphir_abi_version"
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -123,7 +172,11 @@ fn an_export_with_the_wrong_type_is_named() {
     )
     .unwrap();
     let err = load_err(bad);
-    assert!(err.to_string().contains("export `morphir_alloc` does not match the ABI"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("export `morphir_alloc` does not match the ABI"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,7 +189,16 @@ fn a_wrong_abi_version_is_refused() {
       (func (export "morphir_get_capabilities") (param i32 i32) (result i64) i64.const 0)
       (func (export "morphir_transform") (param i32 i32) (result i64) i64.const 0))"#;
     let err = load_err(wat::parse_str(text).unwrap());
-    assert!(matches!(err, LoadError::AbiVersion { found: 2, expected: 1 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            LoadError::AbiVersion {
+                found: 2,
+                expected: 1
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,7 +206,15 @@ fn a_json_file_named_wasm_never_reaches_the_engine() {
     // An Extism manifest that would grant itself the file system, if Extism ever saw it.
     let manifest = br#"{"wasm":[{"path":"/etc/passwd"}],"allowed_paths":{"/":"/"}}"#.to_vec();
     let err = load_err(manifest);
-    assert!(matches!(err, LoadError::NotWasm { what: "it looks like JSON" }), "{err}");
+    assert!(
+        matches!(
+            err,
+            LoadError::NotWasm {
+                what: "it looks like JSON"
+            }
+        ),
+        "{err}"
+    );
     let toml = b"[[wasm]]\npath = \"x.wasm\"\n".to_vec();
     assert!(matches!(load_err(toml), LoadError::NotWasm { .. }));
     let wat_text = b"(module)".to_vec();
@@ -153,30 +223,51 @@ fn a_json_file_named_wasm_never_reaches_the_engine() {
 
 #[test]
 fn garbage_and_truncated_bytes_are_refused() {
-    assert!(matches!(load_err(vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5]), LoadError::NotWasm { .. }));
+    assert!(matches!(
+        load_err(vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5]),
+        LoadError::NotWasm { .. }
+    ));
     assert!(matches!(load_err(Vec::new()), LoadError::NotWasm { .. }));
     let good = wat_guest("", ECHO);
     let truncated = good[..good.len() / 2].to_vec();
     assert!(matches!(load_err(truncated), LoadError::Invalid(_)));
     let mut component = b"\0asm".to_vec();
     component.extend_from_slice(&[0x0d, 0x00, 0x01, 0x00]);
-    assert!(matches!(load_err(component), LoadError::NotCoreModule { .. }));
+    assert!(matches!(
+        load_err(component),
+        LoadError::NotCoreModule { .. }
+    ));
 }
 
 #[test]
 fn an_oversized_module_is_refused_before_parsing() {
-    let rt = morphir_runtime::Runtime::new(morphir_runtime::RuntimeConfig {
+    let rt = morphir_runtime::Runtime::new(&morphir_runtime::RuntimeConfig {
         compile_cache: morphir_runtime::CompileCache::Disabled,
         max_module_size: 1024,
     })
     .unwrap();
-    let err = rt.load("big", vec![0u8; 4096], Limits::default()).unwrap_err();
-    assert!(matches!(err.load_error(), Some(LoadError::TooLarge { size: 4096, max: 1024 })), "{err}");
+    let err = rt
+        .load("big", vec![0u8; 4096], Limits::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.load_error(),
+            Some(LoadError::TooLarge {
+                size: 4096,
+                max: 1024
+            })
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn imports_from_extism_or_wasi_are_refused() {
-    for module in ["extism:host/env", "wasi_snapshot_preview1", "morphir:runtime-internal"] {
+    for module in [
+        "extism:host/env",
+        "wasi_snapshot_preview1",
+        "morphir:runtime-internal",
+    ] {
         let extra = format!(r#"(import "{module}" "input_length" (func (result i64)))"#);
         // Imports must precede other definitions; put the import first.
         let bytes = wat_guest(&extra, ECHO);
@@ -199,7 +290,14 @@ fn unknown_host_functions_are_refused() {
 fn initial_memory_over_the_limit_is_refused() {
     // One 64 KiB page against a 32 KiB limit.
     let err = runtime()
-        .load("hostile", wat_guest("", ECHO), Limits::default().with_max_memory(32 << 10))
+        .load(
+            "hostile",
+            wat_guest("", ECHO),
+            Limits::default().with_max_memory(32 << 10),
+        )
         .unwrap_err();
-    assert!(matches!(err.load_error(), Some(LoadError::InitialMemory { .. })), "{err}");
+    assert!(
+        matches!(err.load_error(), Some(LoadError::InitialMemory { .. })),
+        "{err}"
+    );
 }

@@ -40,14 +40,27 @@ fn no_built_guest_imports_from_the_engine() {
                 "{} imports {module}::{name}",
                 path.display()
             );
-            assert_eq!(module, HOST_MODULE, "{} imports {module}::{name}", path.display());
+            assert_eq!(
+                module,
+                HOST_MODULE,
+                "{} imports {module}::{name}",
+                path.display()
+            );
             assert!(is_func, "{} imports a non-function {name}", path.display());
         }
         checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     checked.sort();
     // Every guest in extensions/Cargo.toml was built and checked: a test that finds none fails.
-    assert_eq!(checked, ["docs-frontend.wasm", "echo.wasm", "html-backend.wasm", "title-case.wasm"]);
+    assert_eq!(
+        checked,
+        [
+            "docs-frontend.wasm",
+            "echo.wasm",
+            "html-backend.wasm",
+            "title-case.wasm"
+        ]
+    );
 }
 
 #[test]
@@ -55,7 +68,9 @@ fn a_guest_that_logs_imports_log_from_our_module() {
     let bytes = std::fs::read(dist().join("docs-frontend.wasm")).unwrap();
     let found = imports(&bytes);
     assert!(
-        found.iter().any(|(m, n, f)| m == HOST_MODULE && n == "log" && *f),
+        found
+            .iter()
+            .any(|(m, n, f)| m == HOST_MODULE && n == "log" && *f),
         "docs-frontend imports {found:?}"
     );
 }

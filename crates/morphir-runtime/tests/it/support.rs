@@ -4,7 +4,10 @@ use std::sync::OnceLock;
 use morphir_runtime::{CompileCache, Limits, Module, Runtime, RuntimeConfig};
 
 pub(crate) fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Builds the guests once per test process (incremental: a no-op when nothing changed).
@@ -29,7 +32,7 @@ pub(crate) fn runtime() -> Runtime {
     // A private compile cache per test process: tests never write the user's.
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
-    Runtime::new(RuntimeConfig {
+    Runtime::new(&RuntimeConfig {
         compile_cache: CompileCache::Directory(dir.path().to_owned()),
         ..RuntimeConfig::default()
     })
@@ -52,7 +55,11 @@ pub(crate) fn wat_guest(extra: &str, transform_body: &str) -> Vec<u8> {
     }
     env.extend_from_slice(b"application/json");
     env.extend_from_slice(caps.as_bytes());
-    let data: String = env.iter().map(|b| format!("\\{b:02x}")).collect();
+    let data: String = env.iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "\\{b:02x}");
+        s
+    });
     let text = format!(
         r#"(module
   {extra}

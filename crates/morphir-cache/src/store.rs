@@ -1,0 +1,482 @@
+//! The store: put a step's outputs under its key, look them up again, verifying everything.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use morphir_envelope::Envelope;
+
+use crate::frame::{self, LAST_RUN_MAGIC, RECORD_MAGIC};
+use crate::fsutil::{self, LockGuard, io_err, read_file, remove_if_exists, write_atomic};
+use crate::record::now_ms;
+use crate::{
+    ActionRecord, CACHE_FORMAT_VERSION, Digest, Error, Key, KeyManifest, LastRun, NewAction, Result,
+};
+
+pub(crate) const BLOBS: &str = "blobs";
+pub(crate) const ACTIONS: &str = "actions";
+pub(crate) const STEPS: &str = "steps";
+pub(crate) const LOCK: &str = "lock";
+
+/// How hard a write tries to survive power loss. Neither setting affects correctness: every
+/// read verifies, so a write lost or torn by a power cut is a miss, never a wrong hit. A
+/// killed process (SIGKILL, panic, OOM) loses nothing already renamed into place in either
+/// mode, because the page cache outlives the process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// No fsync (the default). Atomic temp-file-and-rename writes only. After a power cut or
+    /// kernel crash, entries written in the last seconds may be missing or torn; reads turn
+    /// them into misses (and remove them). A build writes thousands of small files, and an
+    /// fsync each costs milliseconds, which would make caching slower than some steps.
+    #[default]
+    Atomic,
+    /// fsync every blob, then its directory, before the record that points to it; then the
+    /// record and its directory. When `put` returns, the entry survives power loss, and a
+    /// durable record never points to a blob that is not.
+    Fsync,
+}
+
+/// Options of [`Store::open_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The fsync strategy.
+    pub durability: Durability,
+}
+
+/// A local content-addressed store rooted at a directory (`cache/` by default); this version
+/// reads and writes the bucket `<root>/v1/` only. Cheap to clone; `Send + Sync`; any number of
+/// threads and processes may use one root at once (see the crate docs for why).
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    bucket: PathBuf,
+    options: StoreOptions,
+}
+
+/// What [`Store::lookup`] found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A verified record and its outputs.
+    Hit(Box<Hit>),
+    /// No record for the key.
+    Miss,
+    /// A record existed but could not be trusted; it (and any bad blob) has been removed, so
+    /// this is a miss the executor may report as "repaired".
+    Corrupt(Corruption),
+}
+
+/// A verified cache hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The action record.
+    pub record: ActionRecord,
+    /// The output envelopes, decoded from verified blobs, in record order. Their headers are
+    /// the original run's: the executor restamps them.
+    pub outputs: Vec<Envelope>,
+}
+
+/// Why an entry was not served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    /// The record file is torn, has a bad checksum, or its body is not a record.
+    #[error("record unreadable: {0}")]
+    Record(String),
+    /// The record names another key than its file name.
+    #[error("record belongs to key {0}")]
+    WrongKey(Key),
+    /// The record's manifest does not hash to its key.
+    #[error("record manifest does not hash to its key")]
+    ManifestMismatch,
+    /// An output blob is missing (pruned concurrently, or lost in a power cut).
+    #[error("output blob {0} is missing")]
+    BlobMissing(Digest),
+    /// An output blob's bytes do not hash to its name.
+    #[error("output blob {0} is corrupt")]
+    BlobCorrupt(Digest),
+    /// An output blob verified but is not an encoded envelope.
+    #[error("output blob {0} is not an envelope: {1}")]
+    BadEnvelope(Digest, String),
+}
+
+fn shard(hex: &str) -> &str {
+    &hex[..2]
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root` with default options.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        Self::open_with(root, StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open_with(root: impl Into<PathBuf>, options: StoreOptions) -> Result<Self> {
+        let root = root.into();
+        let bucket = root.join(format!("v{CACHE_FORMAT_VERSION}"));
+        for dir in [BLOBS, ACTIONS, STEPS] {
+            let dir = bucket.join(dir);
+            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        }
+        let lock = bucket.join(LOCK);
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(io_err("create", &lock))?;
+        Ok(Self {
+            root,
+            bucket,
+            options,
+        })
+    }
+
+    /// The directory the store was opened at.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// This version's bucket, `<root>/v1`.
+    pub fn bucket(&self) -> &Path {
+        &self.bucket
+    }
+
+    /// Where a blob lives: `<bucket>/blobs/<2 hex>/<64 hex>`.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.to_hex();
+        self.bucket.join(BLOBS).join(shard(&hex)).join(hex)
+    }
+
+    /// Where a key's action record lives: `<bucket>/actions/<2 hex>/<64 hex>`.
+    pub fn record_path(&self, key: &Key) -> PathBuf {
+        let hex = key.to_hex();
+        self.bucket.join(ACTIONS).join(shard(&hex)).join(hex)
+    }
+
+    /// Where a step's last run is kept: `<bucket>/steps/<64 hex of the step id's hash>`.
+    pub fn last_run_path(&self, step_id: &str) -> PathBuf {
+        let id = blake3::derive_key("morphir-cache step id v1", step_id.as_bytes());
+        self.bucket
+            .join(STEPS)
+            .join(Digest::from_bytes(id).to_hex())
+    }
+
+    fn sync(&self) -> bool {
+        self.options.durability == Durability::Fsync
+    }
+
+    pub(crate) fn lock(&self, exclusive: bool) -> Result<LockGuard> {
+        fsutil::lock(&self.bucket.join(LOCK), exclusive)
+    }
+
+    /// Stores `bytes` as a blob and returns its digest. A blob already present and intact is
+    /// not rewritten. A blob no record references is removed by the next prune.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let _lock = self.lock(false)?;
+        self.put_blob_locked(bytes)
+    }
+
+    fn put_blob_locked(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        let path = self.blob_path(&digest);
+        match fs::metadata(&path) {
+            // Same length: read it back and check. A different length is corrupt for sure.
+            Ok(meta) if meta.len() == bytes.len() as u64 => {
+                if let Some(existing) = read_file(&path)?
+                    && Digest::of(&existing.bytes) == digest
+                {
+                    if self.sync() {
+                        // It may have been written without fsync (by a store in `Atomic` mode).
+                        existing.file.sync_all().map_err(io_err("fsync", &path))?;
+                        fsutil::sync_dir(path.parent().expect("blobs live in a shard"))?;
+                    }
+                    return Ok(digest);
+                }
+                tracing::warn!(blob = %digest, "replacing a corrupt blob");
+            }
+            Ok(_) => tracing::warn!(blob = %digest, "replacing a corrupt (wrong-size) blob"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("stat", &path)(e)),
+        }
+        write_atomic(&path, bytes, self.sync())?;
+        Ok(digest)
+    }
+
+    /// A blob's bytes, verified against its digest; `None` when missing or corrupt (a corrupt
+    /// blob is removed).
+    pub fn get_blob(&self, digest: &Digest) -> Result<Option<Vec<u8>>> {
+        match self.load_blob(digest)? {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(why) => {
+                if matches!(why, Corruption::BlobCorrupt(_)) {
+                    self.repair(None, Some(digest), &why);
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn load_blob(&self, digest: &Digest) -> Result<Result<Vec<u8>, Corruption>> {
+        let path = self.blob_path(digest);
+        Ok(match read_file(&path)? {
+            None => Err(Corruption::BlobMissing(*digest)),
+            Some(read) if Digest::of(&read.bytes) == *digest => Ok(read.bytes),
+            Some(_) => Err(Corruption::BlobCorrupt(*digest)),
+        })
+    }
+
+    /// Records a successful step: writes each output envelope as a blob, then the action record
+    /// (last, so a crash leaves either no record or a complete one whose blobs exist), then the
+    /// step's last-run entry. Returns the record written.
+    ///
+    /// Fails with [`Error::ManifestMismatch`] when `action.manifest` does not hash to `key`.
+    /// Concurrent puts of one key are safe: each renames a complete record into place, and the
+    /// last one wins.
+    pub fn put(&self, key: &Key, action: &NewAction<'_>) -> Result<ActionRecord> {
+        let manifest_key = action.manifest.key();
+        if manifest_key != *key {
+            return Err(Error::ManifestMismatch {
+                key: *key,
+                manifest_key,
+            });
+        }
+        let _lock = self.lock(false)?;
+        let mut outputs = Vec::with_capacity(action.outputs.len());
+        for (index, envelope) in action.outputs.iter().enumerate() {
+            let bytes = envelope.try_encode().map_err(|source| Error::Encode {
+                step_id: action.step_id.to_owned(),
+                index,
+                source,
+            })?;
+            outputs.push(self.put_blob_locked(&bytes)?);
+        }
+        let record = ActionRecord {
+            key: *key,
+            step_id: action.step_id.to_owned(),
+            outputs,
+            logs: action.logs.to_vec(),
+            manifest: action.manifest.clone(),
+            created_at_ms: now_ms(),
+            executor_version: action.executor_version.to_owned(),
+        };
+        let body = serde_json::to_vec(&record).map_err(Error::Serialize)?;
+        write_atomic(
+            &self.record_path(key),
+            &frame::encode(RECORD_MAGIC, &body),
+            self.sync(),
+        )?;
+        self.set_last_run_locked(action.step_id, key, action.manifest)?;
+        tracing::debug!(%key, step = action.step_id, "cached");
+        Ok(record)
+    }
+
+    /// Looks a key up, verifying the record's checksum, its key and manifest, and every output
+    /// blob's hash. Anything wrong is removed and reported as [`Lookup::Corrupt`]; only I/O
+    /// failures other than "not found" are errors. On a hit, refreshes the record's mtime (its
+    /// LRU clock for prune) when older than a minute.
+    pub fn lookup(&self, key: &Key) -> Result<Lookup> {
+        let path = self.record_path(key);
+        let Some(read) = read_file(&path)? else {
+            tracing::debug!(%key, "miss");
+            return Ok(Lookup::Miss);
+        };
+        let record = match parse_record(key, &read.bytes) {
+            Ok(r) => r,
+            Err(why) => {
+                self.repair(Some(key), None, &why);
+                return Ok(Lookup::Corrupt(why));
+            }
+        };
+        let mut outputs = Vec::with_capacity(record.outputs.len());
+        for digest in &record.outputs {
+            let bytes = match self.load_blob(digest)? {
+                Ok(bytes) => bytes,
+                Err(why) => {
+                    let bad_blob = matches!(why, Corruption::BlobCorrupt(_)).then_some(digest);
+                    self.repair(Some(key), bad_blob, &why);
+                    return Ok(Lookup::Corrupt(why));
+                }
+            };
+            match Envelope::decode(&bytes) {
+                Ok(envelope) => outputs.push(envelope),
+                Err(e) => {
+                    let why = Corruption::BadEnvelope(*digest, e.to_string());
+                    self.repair(Some(key), Some(digest), &why);
+                    return Ok(Lookup::Corrupt(why));
+                }
+            }
+        }
+        fsutil::touch(&read, &path);
+        tracing::debug!(%key, step = record.step_id, "hit");
+        Ok(Lookup::Hit(Box::new(Hit { record, outputs })))
+    }
+
+    /// [`Store::lookup`] as an option: `None` for a miss and for a repaired entry.
+    pub fn get(&self, key: &Key) -> Result<Option<Hit>> {
+        Ok(match self.lookup(key)? {
+            Lookup::Hit(hit) => Some(*hit),
+            Lookup::Miss | Lookup::Corrupt(_) => None,
+        })
+    }
+
+    /// Removes what failed verification. Failures to remove are logged: the entry stays
+    /// untrusted either way, since every read verifies again.
+    fn repair(&self, record: Option<&Key>, blob: Option<&Digest>, why: &Corruption) {
+        tracing::warn!(
+            key = record.map(ToString::to_string),
+            blob = blob.map(ToString::to_string),
+            reason = %why,
+            "cache entry failed verification; removing it"
+        );
+        let paths = record
+            .map(|k| self.record_path(k))
+            .into_iter()
+            .chain(blob.map(|d| self.blob_path(d)));
+        for path in paths {
+            if let Err(e) = remove_if_exists(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a bad cache entry");
+            }
+        }
+    }
+
+    /// Remembers `key` as the latest run of `step_id` (for `--explain`). [`Store::put`] does
+    /// this itself; call it after a hit too, so a later miss is explained against the run that
+    /// really came last. Skips the write when nothing changed.
+    pub fn set_last_run(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
+        let _lock = self.lock(false)?;
+        self.set_last_run_locked(step_id, key, manifest)
+    }
+
+    fn set_last_run_locked(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
+        let path = self.last_run_path(step_id);
+        if let Some(read) = read_file(&path)?
+            && let Ok(prev) = parse_last_run(step_id, &read.bytes)
+            && prev.key == *key
+            && prev.manifest == *manifest
+        {
+            fsutil::touch(&read, &path);
+            return Ok(());
+        }
+        let entry = LastRun {
+            step_id: step_id.to_owned(),
+            key: *key,
+            manifest: manifest.clone(),
+            at_ms: now_ms(),
+        };
+        let body = serde_json::to_vec(&entry).map_err(Error::Serialize)?;
+        write_atomic(&path, &frame::encode(LAST_RUN_MAGIC, &body), self.sync())
+    }
+
+    /// The last recorded run of `step_id`, verified; `None` if there is none (a corrupt entry
+    /// is removed).
+    pub fn last_run(&self, step_id: &str) -> Result<Option<LastRun>> {
+        let path = self.last_run_path(step_id);
+        let Some(read) = read_file(&path)? else {
+            return Ok(None);
+        };
+        match parse_last_run(step_id, &read.bytes) {
+            Ok(entry) => Ok(Some(entry)),
+            Err(why) => {
+                tracing::warn!(step = step_id, reason = %why, "last-run entry failed verification; removing it");
+                let _ = remove_if_exists(&path);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Decodes and checks a record read from the file of `key`.
+pub(crate) fn parse_record(key: &Key, bytes: &[u8]) -> Result<ActionRecord, Corruption> {
+    let body = frame::decode(RECORD_MAGIC, bytes).map_err(|e| Corruption::Record(e.to_string()))?;
+    let record: ActionRecord = serde_json::from_slice(body)
+        .map_err(|e| Corruption::Record(format!("invalid body: {e}")))?;
+    if record.key != *key {
+        return Err(Corruption::WrongKey(record.key));
+    }
+    if record.manifest.key() != *key {
+        return Err(Corruption::ManifestMismatch);
+    }
+    Ok(record)
+}
+
+fn parse_last_run(step_id: &str, bytes: &[u8]) -> Result<LastRun, String> {
+    let body = frame::decode(LAST_RUN_MAGIC, bytes).map_err(|e| e.to_string())?;
+    let entry: LastRun = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if entry.step_id != step_id {
+        return Err(format!("entry belongs to step `{}`", entry.step_id));
+    }
+    if entry.manifest.key() != entry.key {
+        return Err("manifest does not hash to the key".to_owned());
+    }
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{KeyBuilder, LogLine};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn put_rejects_a_manifest_of_another_key() {
+        let (_d, s) = store();
+        let (key, _) = KeyBuilder::new("1").operation("a").finish().unwrap();
+        let (_, other) = KeyBuilder::new("1").operation("b").finish().unwrap();
+        let action = NewAction {
+            step_id: "s",
+            manifest: &other,
+            outputs: &[],
+            logs: &[],
+            executor_version: "1",
+        };
+        assert!(matches!(
+            s.put(&key, &action),
+            Err(Error::ManifestMismatch { .. })
+        ));
+        assert!(matches!(s.lookup(&key).unwrap(), Lookup::Miss));
+    }
+
+    #[test]
+    fn a_record_copied_under_another_key_is_refused() {
+        let (_d, s) = store();
+        let (k1, m1) = KeyBuilder::new("1").operation("a").finish().unwrap();
+        let (k2, _) = KeyBuilder::new("1").operation("b").finish().unwrap();
+        let logs = [LogLine::new("info", "hi")];
+        s.put(
+            &k1,
+            &NewAction {
+                step_id: "s",
+                manifest: &m1,
+                outputs: &[Envelope::new("t", "x")],
+                logs: &logs,
+                executor_version: "1",
+            },
+        )
+        .unwrap();
+        fs::create_dir_all(s.record_path(&k2).parent().unwrap()).unwrap();
+        fs::copy(s.record_path(&k1), s.record_path(&k2)).unwrap();
+        assert!(matches!(
+            s.lookup(&k2).unwrap(),
+            Lookup::Corrupt(Corruption::WrongKey(k)) if k == k1
+        ));
+        assert!(!s.record_path(&k2).exists());
+        let hit = s.get(&k1).unwrap().unwrap();
+        assert_eq!(hit.record.logs, logs);
+    }
+
+    #[test]
+    fn blobs_are_deduplicated_and_corrupt_ones_replaced() {
+        let (_d, s) = store();
+        let d = s.put_blob(b"abc").unwrap();
+        assert_eq!(s.put_blob(b"abc").unwrap(), d);
+        fs::write(s.blob_path(&d), b"abd").unwrap();
+        assert_eq!(s.get_blob(&d).unwrap(), None, "corrupt blob served");
+        assert!(!s.blob_path(&d).exists(), "corrupt blob kept");
+        fs::write(s.blob_path(&d), b"abd").unwrap();
+        s.put_blob(b"abc").unwrap();
+        assert_eq!(s.get_blob(&d).unwrap().unwrap(), b"abc");
+    }
+}

@@ -1,0 +1,71 @@
+//! `morphir`: runs Morphir build pipelines made of WebAssembly extensions.
+//!
+//! One file per command under `commands/`; this file parses arguments, installs the tracing
+//! subscriber (the only place that does), runs the command and maps errors to exit codes
+//! (documented in `docs/cli.md`).
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes.
+pub(crate) mod exit {
+    /// The input was wrong: bad arguments, bad configuration, an extension that does not load.
+    pub(crate) const USAGE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_tracing(args.verbose);
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            #[expect(clippy::print_stderr, reason = "the binary's error report")]
+            {
+                eprintln!("error: {}", render(&*e));
+            }
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+/// The error and its causes on one line. Our library errors already include their cause in
+/// their message (so `to_string()` is useful alone); a cause is appended only when the message
+/// does not already say it.
+pub(crate) fn render(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = cause.source();
+    }
+    msg
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .without_time()
+        .init();
+}

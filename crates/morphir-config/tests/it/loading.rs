@@ -1,0 +1,336 @@
+//! Loads that succeed: what the validated types hold.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use morphir_config::{Blake3Hash, ByteSize, Config, LoadOptions, Protocol, find_config};
+use serde_json::json;
+
+use crate::{BASE, Workspace};
+
+#[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one workspace, every field checked in one place"
+)]
+fn a_full_workspace() {
+    let ws = Workspace::new(&[
+        (
+            "morphir.toml",
+            r#"
+[project]
+name = "demo"
+description = "A demo."
+include = ["tasks/*.toml"]
+
+[cache]
+dir = ".morphir-cache"
+max_size = "2GB"
+
+[[extensions]]
+name = "ir"
+source = { type = "wasm", path = "ext/ir.wasm" }
+[extensions.permissions]
+max_memory = "64MiB"
+max_execution_time = "1500ms"
+env = ["HOME", "HOME"]
+allowed_hosts = ["api.example.com"]
+[extensions.config]
+zeta = 1
+alpha = { keep = true, list = [1, 2] }
+
+[tasks.model]
+description = "The model."
+frontend = { extension = "ir", inputs = ["ir/**/*.json"], config = { alpha = { list = [3] }, extra = "x" } }
+env = ["MY_VAR"]
+"#,
+        ),
+        (
+            "tasks/docs.toml",
+            r#"
+[[extensions]]
+name = "ts"
+enabled = true
+protocol = "core"
+source = { type = "wasm", path = "../ext/ts.wasm" }
+
+[tasks.docs]
+frontend = { extension = "ir" }
+transforms = []
+backends = [
+  { extension = "ts", output = "out/./ts/" },
+]
+depends_on = ["model", "model"]
+cache = false
+"#,
+        ),
+    ]);
+    let config = ws.load().unwrap();
+    assert_eq!(config.project.name, "demo");
+    assert_eq!(config.project.description.as_deref(), Some("A demo."));
+    assert_eq!(config.root, ws.root());
+    assert_eq!(config.cache.dir, ws.root().join(".morphir-cache"));
+    assert_eq!(config.cache.max_size, Some(ByteSize::new(2_000_000_000)));
+    assert_eq!(
+        config.files,
+        [
+            ws.root().join("morphir.toml"),
+            ws.root().join("tasks/docs.toml")
+        ]
+    );
+
+    let ir = &config.extensions["ir"];
+    assert!(ir.enabled);
+    assert_eq!(ir.protocol, Protocol::Core);
+    assert_eq!(ir.source.path, ws.root().join("ext/ir.wasm"));
+    assert_eq!(ir.permissions.max_memory, Some(ByteSize::new(64 << 20)));
+    assert_eq!(
+        ir.permissions.max_execution_time,
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(ir.permissions.env, ["HOME"]);
+    assert_eq!(ir.permissions.allowed_hosts, ["api.example.com"]);
+    assert_eq!(
+        ir.config,
+        json!({"alpha": {"keep": true, "list": [1, 2]}, "zeta": 1})
+    );
+    // An extension's path is relative to the file that declares it.
+    assert_eq!(
+        config.extensions["ts"].source.path,
+        ws.root().join("tasks/../ext/ts.wasm")
+    );
+
+    let model = &config.tasks["model"];
+    assert_eq!(model.description.as_deref(), Some("The model."));
+    assert_eq!(model.dir, ws.root());
+    assert_eq!(model.member, None);
+    assert_eq!(model.frontend.inputs, ["ir/**/*.json"]);
+    // Deep merge: objects merge, arrays are replaced; keys sorted.
+    assert_eq!(
+        model.frontend.extension.config,
+        json!({"alpha": {"keep": true, "list": [3]}, "extra": "x", "zeta": 1})
+    );
+    assert_eq!(
+        serde_json::to_string(&model.frontend.extension.config).unwrap(),
+        r#"{"alpha":{"keep":true,"list":[3]},"extra":"x","zeta":1}"#
+    );
+    assert_eq!(model.env, ["MY_VAR"]);
+    assert!(model.cache);
+    assert!(model.backends.is_empty());
+    assert_eq!((model.location.line, model.location.column), (23, 8));
+    assert_eq!(model.final_ir().name, "ir");
+
+    let docs = &config.tasks["docs"];
+    assert!(!docs.cache);
+    assert_eq!(docs.backends[0].output, Path::new("out/ts"));
+    assert_eq!(docs.backends[0].output_dir, ws.root().join("out/ts"));
+    assert_eq!(docs.depends_on.len(), 1, "duplicates are dropped");
+    let dependency = &docs.depends_on[0];
+    assert_eq!(dependency.task, "model");
+    assert_eq!(
+        &*dependency.location.file,
+        ws.root().join("tasks/docs.toml")
+    );
+    assert_eq!(
+        (dependency.location.line, dependency.location.column),
+        (14, 15)
+    );
+    assert_eq!(
+        (
+            docs.backends[0].extension.location.line,
+            docs.backends[0].output_location.column
+        ),
+        (12, 32)
+    );
+}
+
+#[test]
+fn cache_dir_env_override() {
+    let ws = Workspace::with_root("");
+    let config = ws.load().unwrap();
+    assert_eq!(config.cache.dir, ws.root().join("cache"), "the default");
+    assert_eq!(config.cache_dir(None), ws.root().join("cache"));
+    assert_eq!(
+        config.cache_dir(Some(OsStr::new(""))),
+        ws.root().join("cache")
+    );
+    assert_eq!(
+        config.cache_dir(Some(OsStr::new("/var/cache/m"))),
+        Path::new("/var/cache/m")
+    );
+    assert_eq!(
+        config.cache_dir(Some(OsStr::new("rel"))),
+        ws.root().join("rel")
+    );
+    assert_eq!(morphir_config::CACHE_DIR_ENV, "MORPHIR_CACHE_DIR");
+}
+
+#[test]
+fn a_monorepo() {
+    let ws = Workspace::new(&[
+        (
+            "morphir.toml",
+            &format!(
+                "{}\n[tasks.shared]\nfrontend = {{ extension = \"ir\" }}\n",
+                BASE.replace(
+                    "name = \"demo\"",
+                    "name = \"demo\"\nmembers = [\"packages/*\"]"
+                )
+            ),
+        ),
+        (
+            "packages/api/morphir.toml",
+            r#"
+[project]
+name = "the-api"
+include = ["tasks/*.toml"]
+
+[tasks.model]
+frontend = { extension = "ir", inputs = ["ir/*.json", "../../common/*.json"] }
+depends_on = ["shared"]
+"#,
+        ),
+        (
+            "packages/api/tasks/docs.toml",
+            r#"
+[[extensions]]
+name = "api-only"
+source = { type = "wasm", path = "../../../ext/ir.wasm" }
+
+[tasks.docs]
+frontend = { extension = "api-only" }
+backends = [{ extension = "ts", output = "out/docs" }]
+depends_on = ["model", "web/model"]
+"#,
+        ),
+        (
+            "packages/web/morphir.toml",
+            r#"
+[tasks.model]
+frontend = { extension = "ir" }
+backends = [{ extension = "ts", output = "out/docs" }]
+"#,
+        ),
+        ("packages/not-a-member/README.md", ""),
+    ]);
+    let config = ws.load().unwrap();
+    let names: Vec<&str> = config.tasks.keys().map(String::as_str).collect();
+    assert_eq!(names, ["api/docs", "api/model", "shared", "web/model"]);
+    let members: Vec<(&str, &Path, Option<&str>)> = config
+        .members
+        .iter()
+        .map(|m| (m.name.as_str(), m.dir.as_path(), m.project_name.as_deref()))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("api", Path::new("packages/api"), Some("the-api")),
+            ("web", Path::new("packages/web"), None),
+        ]
+    );
+
+    let model = &config.tasks["api/model"];
+    assert_eq!(model.member.as_deref(), Some("api"));
+    assert_eq!(model.dir, ws.root().join("packages/api"));
+    assert_eq!(
+        model.depends_on[0].task, "shared",
+        "falls back to the root task"
+    );
+
+    let docs = &config.tasks["api/docs"];
+    let deps: Vec<&str> = docs.depends_on.iter().map(|d| d.task.as_str()).collect();
+    assert_eq!(deps, ["api/model", "web/model"]);
+    // Outputs are relative to the member, stored relative to the workspace root: the two
+    // `out/docs` do not collide.
+    assert_eq!(docs.backends[0].output, Path::new("packages/api/out/docs"));
+    assert_eq!(
+        config.tasks["web/model"].backends[0].output,
+        Path::new("packages/web/out/docs")
+    );
+
+    // Running inside a member finds the workspace root.
+    assert_eq!(
+        find_config(&ws.root().join("packages/api/tasks")),
+        Some(ws.root().join("morphir.toml"))
+    );
+}
+
+#[test]
+fn input_files_are_matched_sorted_and_deduplicated() {
+    let ws = Workspace::new(&[
+        (
+            "morphir.toml",
+            &format!(
+                "{BASE}\n[tasks.model]\nfrontend = {{ extension = \"ir\", inputs = [\"ir/**/*.json\", \"ir/a.json\"] }}\n"
+            ),
+        ),
+        ("ir/b.json", "{}"),
+        ("ir/a.json", "{}"),
+        ("ir/sub/c.json", "{}"),
+        ("ir/sub/skip.txt", ""),
+    ]);
+    let config = ws.load().unwrap();
+    let files: Vec<PathBuf> = config.tasks["model"]
+        .input_files()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.strip_prefix(ws.root()).unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            Path::new("ir/a.json"),
+            Path::new("ir/b.json"),
+            Path::new("ir/sub/c.json")
+        ]
+    );
+}
+
+#[test]
+fn hash_pins_are_checked_against_the_file() {
+    let good = Blake3Hash::of_bytes(b"\0asm");
+    let ws = Workspace::with_root(&format!(
+        "\n[[extensions]]\nname = \"pinned\"\nsource = {{ type = \"wasm\", path = \"ext/ir.wasm\", hash = \"{good}\" }}\n\n[[extensions]]\nname = \"stale\"\nsource = {{ type = \"wasm\", path = \"ext/ir.wasm\", hash = \"{}\" }}\n",
+        Blake3Hash::of_bytes(b"old")
+    ));
+    let config = ws.load().unwrap();
+    assert_eq!(config.extensions["pinned"].source.hash, Some(good));
+    config.extensions["pinned"].source.verify_hash().unwrap();
+    config.extensions["ir"].source.verify_hash().unwrap();
+    let error = config.extensions["stale"].source.verify_hash().unwrap_err();
+    let message = error
+        .to_string()
+        .replace(&ws.root().display().to_string(), "[ROOT]");
+    insta::assert_snapshot!(message);
+}
+
+#[test]
+fn missing_wasm_files_can_be_checked_later() {
+    let ws = Workspace::with_root(
+        "\n[[extensions]]\nname = \"later\"\nsource = { type = \"wasm\", path = \"ext/later.wasm\" }\n",
+    );
+    assert!(ws.load().is_err());
+    let config = ws.load_unchecked().unwrap();
+    assert_eq!(config.check_files().unwrap_err().errors().len(), 1);
+}
+
+/// The example at the repository root documents every key; it must load (its wasm files are not
+/// built, so without the file check). It is copied into a temporary directory so that the
+/// repository's own `tasks/` and `packages/` do not leak in.
+#[test]
+fn the_repository_example_loads() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../morphir.toml.example");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("morphir.toml");
+    std::fs::copy(&example, &file).unwrap();
+    let config = Config::load_with(&file, LoadOptions { check_files: false })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!config.tasks.is_empty());
+    assert!(!config.extensions.is_empty());
+    for task in config.tasks.values() {
+        for dependency in &task.depends_on {
+            assert!(config.tasks.contains_key(&dependency.task));
+        }
+    }
+}

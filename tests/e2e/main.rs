@@ -1,0 +1,3 @@
+//! End-to-end: the real `morphir` binary, real Wasm extensions, real files.
+
+mod extensions;

@@ -12,7 +12,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use morphir_ext_sdk::{Backend, Envelope, ErrorPayload, Frontend, StepRequest, Transform, export, log};
+use morphir_ext_sdk::{
+    Backend, Envelope, ErrorPayload, Frontend, StepRequest, Transform, export, log,
+};
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 

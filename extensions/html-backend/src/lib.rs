@@ -2,13 +2,18 @@
 //!
 //! Config: `{ "title": "Documentation" }` (the index page's title).
 
+use std::fmt::Write as _;
+
 use morphir_ext_sdk::{Backend, Envelope, ErrorPayload, FileBundle, StepRequest, export};
 use serde_json::Value;
 
 struct Html;
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn page_name(path: &str) -> String {
@@ -18,7 +23,12 @@ fn page_name(path: &str) -> String {
 
 impl Backend for Html {
     fn backend_generate(request: StepRequest) -> Result<Envelope, ErrorPayload> {
-        let title = request.config.get("title").and_then(Value::as_str).unwrap_or("Documentation").to_owned();
+        let title = request
+            .config
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("Documentation")
+            .to_owned();
         let doc: Value = request
             .input
             .as_json()
@@ -28,16 +38,25 @@ impl Backend for Html {
             .and_then(Value::as_array)
             .ok_or_else(|| ErrorPayload::new("no `documents` array").with_path("$.documents"))?;
         let mut bundle = FileBundle::new();
-        let mut index = format!("<!doctype html>\n<title>{0}</title>\n<h1>{0}</h1>\n<ul>\n", escape(&title));
+        let mut index = format!(
+            "<!doctype html>\n<title>{0}</title>\n<h1>{0}</h1>\n<ul>\n",
+            escape(&title)
+        );
         for (i, d) in docs.iter().enumerate() {
             let field = |name: &str| {
                 d.get(name).and_then(Value::as_str).ok_or_else(|| {
-                    ErrorPayload::new(format!("missing string `{name}`")).with_path(format!("$.documents[{i}].{name}"))
+                    ErrorPayload::new(format!("missing string `{name}`"))
+                        .with_path(format!("$.documents[{i}].{name}"))
                 })
             };
             let (path, page_title, body) = (field("path")?, field("title")?, field("body")?);
             let name = page_name(path);
-            index.push_str(&format!("<li><a href=\"{}\">{}</a></li>\n", escape(&name), escape(page_title)));
+            let _ = writeln!(
+                index,
+                "<li><a href=\"{}\">{}</a></li>",
+                escape(&name),
+                escape(page_title)
+            );
             bundle.push(
                 name,
                 format!(

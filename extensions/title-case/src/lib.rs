@@ -11,7 +11,11 @@ fn title_case(s: &str) -> String {
     s.split(' ')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect())
+            c.next().map_or_else(String::new, |f| {
+                f.to_uppercase()
+                    .chain(c.flat_map(char::to_lowercase))
+                    .collect()
+            })
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -19,7 +23,12 @@ fn title_case(s: &str) -> String {
 
 impl Transform for TitleCase {
     fn transform(request: StepRequest) -> Result<Envelope, ErrorPayload> {
-        let field = request.config.get("field").and_then(Value::as_str).unwrap_or("title").to_owned();
+        let field = request
+            .config
+            .get("field")
+            .and_then(Value::as_str)
+            .unwrap_or("title")
+            .to_owned();
         let mut doc: Value = request
             .input
             .as_json()

@@ -13,6 +13,8 @@ use clap::Parser;
 
 /// Exit codes.
 pub(crate) mod exit {
+    /// A command failed at run time (a step failed).
+    pub(crate) const FAILURE: u8 = 1;
     /// The input was wrong: bad arguments, bad configuration, an extension that does not load.
     pub(crate) const USAGE: u8 = 2;
 }
@@ -51,11 +53,13 @@ pub(crate) fn render(e: &(dyn std::error::Error + 'static)) -> String {
 
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
+    // Extension logs are shown by the build's progress (live and replayed from the cache
+    // alike), so they are off here unless RUST_LOG asks for them.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
+        0 => "warn,morphir::extension=off",
+        1 => "info,morphir::extension=off",
+        2 => "debug,morphir::extension=off",
+        _ => "trace,morphir::extension=off",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

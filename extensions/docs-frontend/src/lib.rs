@@ -1,8 +1,9 @@
 //! Example frontend: reads Markdown and text files into a JSON document list.
 //!
-//! Input: the step's files. Output (`application/json`):
-//! `{"documents": [{"path", "title", "body"}]}`, sorted by path. The title is the first line
-//! (without leading `#`), the body the rest.
+//! Input: the step's files, and the documents of the tasks it depends on. Output
+//! (`application/json`): `{"documents": [{"path", "title", "body"}]}`, sorted by path. The title
+//! is the first line (without leading `#`), the body the rest. A dependency's documents are
+//! merged in under `<task>/<path>`.
 
 use morphir_ext_sdk::{Envelope, ErrorPayload, Frontend, StepRequest, export, log};
 use serde::Serialize;
@@ -35,6 +36,25 @@ impl Frontend for Docs {
                 body: rest.trim().to_owned(),
                 path: file.path,
             });
+        }
+        for (task, output) in &request.dependencies {
+            let upstream: serde_json::Value = output.as_json().map_err(|e| {
+                ErrorPayload::new(format!(
+                    "the output of task `{task}` is not a document list: {e}"
+                ))
+            })?;
+            let list = upstream["documents"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for doc in list {
+                let field = |name: &str| doc[name].as_str().unwrap_or_default().to_owned();
+                documents.push(Document {
+                    path: format!("{task}/{}", field("path")),
+                    title: field("title"),
+                    body: field("body"),
+                });
+            }
         }
         documents.sort_by(|a, b| a.path.cmp(&b.path));
         log::info(&format!("read {} documents", documents.len()));

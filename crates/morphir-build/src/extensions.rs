@@ -1,0 +1,201 @@
+//! The extensions a build uses: checked before anything runs, compiled only when a step misses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use morphir_config::{Config, Extension};
+use morphir_envelope::Capabilities;
+use morphir_graph::{StepGraph, StepKind};
+use morphir_host::InstancePool;
+use morphir_runtime::{Limits, Runtime};
+use tokio::sync::OnceCell;
+
+use crate::BuildError;
+
+/// One extension of the build.
+#[derive(Debug)]
+pub(crate) struct BuildExtension {
+    pub(crate) name: String,
+    pub(crate) bytes: Arc<Vec<u8>>,
+    pub(crate) hash: [u8; 32],
+    pub(crate) limits: Limits,
+    /// What goes into keys for the permissions that can change an output.
+    pub(crate) permissions: serde_json::Value,
+    pub(crate) location: morphir_config::Location,
+    pub(crate) capabilities: Capabilities,
+    pool: OnceCell<Arc<InstancePool>>,
+}
+
+impl BuildExtension {
+    /// The instance pool, compiling the module on first use (off the async workers).
+    pub(crate) async fn pool(
+        &self,
+        runtime: &Runtime,
+        max_live: usize,
+    ) -> Result<Arc<InstancePool>, BuildError> {
+        self.pool
+            .get_or_try_init(|| async {
+                let runtime = runtime.clone();
+                let (name, bytes, limits) =
+                    (self.name.clone(), Arc::clone(&self.bytes), self.limits);
+                let module = tokio::task::spawn_blocking(move || {
+                    runtime.load(&name, bytes.to_vec(), limits)
+                })
+                .await
+                .expect("module load does not panic")
+                .map_err(|source| BuildError::Extension {
+                    location: self.location.clone(),
+                    source,
+                })?;
+                Ok(Arc::new(InstancePool::new(module, max_live)))
+            })
+            .await
+            .cloned()
+    }
+}
+
+fn limits(ext: &Extension) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(m) = ext.permissions.max_memory {
+        limits = limits.with_max_memory(m.bytes());
+    }
+    if let Some(t) = ext.permissions.max_execution_time {
+        limits = limits.with_max_execution_time(t);
+    }
+    limits
+}
+
+/// Capabilities are remembered per module hash, so a fully cached build compiles nothing.
+fn capabilities_path(cache_root: &Path, hash: &[u8; 32]) -> PathBuf {
+    cache_root
+        .join("capabilities-v1")
+        .join(format!("{}.json", blake3::Hash::from_bytes(*hash).to_hex()))
+}
+
+fn read_capabilities(path: &Path) -> Option<Capabilities> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+fn write_capabilities(path: &Path, caps: &Capabilities) {
+    // Best effort: without it the next build only compiles the module again.
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(path.parent().expect("has a parent"))?;
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(caps).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        tracing::debug!("cannot remember capabilities at {}: {e}", path.display());
+    }
+}
+
+/// Loads and checks every extension `graph` uses: pins, readability, and that each is used
+/// only in roles its capabilities declare. Nothing runs when this fails.
+pub(crate) fn prepare(
+    config: &Config,
+    graph: &StepGraph,
+    runtime: &Runtime,
+    cache_root: &Path,
+    max_live: usize,
+) -> Result<BTreeMap<String, Arc<BuildExtension>>, BuildError> {
+    let mut out = BTreeMap::new();
+    for (_, step) in graph.steps() {
+        let Some(ext) = config.extension(&step.extension) else {
+            continue;
+        };
+        if !out.contains_key(&ext.name) {
+            let prepared = prepare_one(ext, runtime, cache_root, max_live)?;
+            out.insert(ext.name.clone(), Arc::new(prepared));
+        }
+        let caps = &out[&ext.name].capabilities;
+        let (role, operation) = match step.kind {
+            StepKind::Frontend => ("frontend", "frontend-compile"),
+            StepKind::Transform(_) => ("transform", "transform"),
+            StepKind::Backend(_) => ("backend", "backend-generate"),
+        };
+        if !caps.implements(operation) {
+            let location = step
+                .extension_ref(config)
+                .map_or_else(|| ext.location.clone(), |r| r.location.clone());
+            return Err(BuildError::Capability {
+                extension: ext.name.clone(),
+                location,
+                role,
+                operation,
+                declared: caps.operations.join(", "),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn prepare_one(
+    ext: &Extension,
+    runtime: &Runtime,
+    cache_root: &Path,
+    max_live: usize,
+) -> Result<BuildExtension, BuildError> {
+    if let Err(source) = ext.source.verify_hash() {
+        return Err(BuildError::HashMismatch {
+            extension: ext.name.clone(),
+            location: ext
+                .source
+                .hash_location
+                .clone()
+                .unwrap_or_else(|| ext.location.clone()),
+            source,
+        });
+    }
+    let bytes = std::fs::read(&ext.source.path).map_err(|e| BuildError::Extension {
+        location: ext.source.path_location.clone(),
+        source: morphir_runtime::Error::Load {
+            extension: ext.name.clone(),
+            source: Box::new(morphir_runtime::LoadError::Io {
+                path: ext.source.path.clone(),
+                source: e,
+            }),
+        },
+    })?;
+    let hash = *blake3::hash(&bytes).as_bytes();
+    let limits = limits(ext);
+    let caps_path = capabilities_path(cache_root, &hash);
+    let pool = OnceCell::new();
+    let capabilities = if let Some(caps) = read_capabilities(&caps_path) {
+        caps
+    } else {
+        {
+            // First sight of this module: compile it to learn what it can do, and keep it for
+            // the steps that will need it.
+            let module = runtime
+                .load(&ext.name, bytes.clone(), limits)
+                .map_err(|source| BuildError::Extension {
+                    location: ext.source.path_location.clone(),
+                    source,
+                })?;
+            let caps = module.capabilities().clone();
+            write_capabilities(&caps_path, &caps);
+            let _ = pool.set(Arc::new(InstancePool::new(module, max_live)));
+            caps
+        }
+    };
+    let permissions = serde_json::json!({
+        "max_memory": ext.permissions.max_memory.map(morphir_config::ByteSize::bytes),
+        "max_execution_time_ms": ext.permissions.max_execution_time.map(|t| t.as_millis() as u64),
+        "env": ext.permissions.env,
+        "allowed_hosts": ext.permissions.allowed_hosts,
+    });
+    Ok(BuildExtension {
+        name: ext.name.clone(),
+        bytes: Arc::new(bytes),
+        hash,
+        limits,
+        permissions,
+        location: ext.source.path_location.clone(),
+        capabilities,
+        pool,
+    })
+}

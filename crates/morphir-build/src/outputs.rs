@@ -1,0 +1,193 @@
+//! Writes a backend's artifacts into its output directory.
+//!
+//! Rules (also in `docs/abi.md`, "Artifacts"):
+//! * paths are clean and relative (the bundle decoder refuses `..`, absolute paths, empty
+//!   components), and nothing on the way to a file may be a symbolic link: a link planted in
+//!   the output directory cannot redirect a write outside it;
+//! * each file is written to a temporary file beside it and renamed into place, so it is
+//!   complete or absent, never half-written;
+//! * a file whose bytes are already right is not rewritten (a cached build touches nothing);
+//! * files the backend produced last time but not this time are removed. What the backend
+//!   produced is recorded in [`OUTPUT_MANIFEST`] inside the directory; files the backend never
+//!   produced are left alone.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use morphir_envelope::FileBundle;
+
+/// The record of what the backend wrote, kept in its output directory.
+pub const OUTPUT_MANIFEST: &str = ".morphir-outputs.json";
+
+fn refuse(path: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: {why}", path.display()),
+    )
+}
+
+/// Creates `dir` and every directory below it on the way to `rel`, refusing symbolic links.
+fn ensure_dirs(dir: &Path, rel: &Path) -> io::Result<()> {
+    let mut at = dir.to_path_buf();
+    for component in rel.components() {
+        at.push(component);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(
+                    &at,
+                    "is a symbolic link; outputs are never written through links",
+                ));
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(refuse(&at, "is a file where the output needs a directory")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(&at)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.morphir-tmp-{}", std::process::id()));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// Writes `bundle` into `dir` under the rules of the module docs.
+pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    ensure_dirs(
+        dir.parent().unwrap_or(dir),
+        Path::new(dir.file_name().unwrap_or_default()),
+    )?;
+    let mut written = BTreeSet::new();
+    for file in &bundle.files {
+        let rel = PathBuf::from(&file.path);
+        if !written.insert(file.path.clone()) {
+            return Err(refuse(&rel, "produced twice by the backend"));
+        }
+        if let Some(parent) = rel.parent() {
+            ensure_dirs(dir, parent)?;
+        }
+        let path = dir.join(&rel);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(
+                    &path,
+                    "is a symbolic link; outputs are never written through links",
+                ));
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(refuse(&path, "is a directory where the output is a file"));
+            }
+            Ok(m) if m.len() == file.content.len() as u64 && fs::read(&path)? == file.content => {
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        write_atomic(&path, &file.content)?;
+    }
+
+    // Remove what the backend produced last time and no longer does.
+    let manifest_path = dir.join(OUTPUT_MANIFEST);
+    let previous: Vec<String> = fs::read(&manifest_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    for old in previous {
+        if written.contains(&old) || !morphir_is_clean(&old) {
+            continue;
+        }
+        let path = dir.join(&old);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            fs::remove_file(&path)?;
+            remove_empty_parents(dir, &path);
+        }
+    }
+    let list: Vec<&String> = written.iter().collect();
+    let text = serde_json::to_vec_pretty(&list).map_err(io::Error::other)?;
+    if fs::read(&manifest_path).ok().as_deref() != Some(text.as_slice()) {
+        write_atomic(&manifest_path, &text)?;
+    }
+    Ok(())
+}
+
+/// The manifest is ours, but it sits in a directory others can write: re-check its paths.
+fn morphir_is_clean(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0', ':'])
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn remove_empty_parents(dir: &Path, file: &Path) {
+    let mut at = file.parent();
+    while let Some(p) = at {
+        if p == dir || !p.starts_with(dir) || fs::remove_dir(p).is_err() {
+            break;
+        }
+        at = p.parent();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replaces_and_prunes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out/site");
+        write_outputs(
+            &out,
+            &FileBundle::new()
+                .with_file("a.txt", "1")
+                .with_file("d/b.txt", "2"),
+        )
+        .unwrap();
+        assert_eq!(fs::read_to_string(out.join("d/b.txt")).unwrap(), "2");
+        fs::write(out.join("mine.txt"), "user file").unwrap();
+        write_outputs(&out, &FileBundle::new().with_file("a.txt", "3")).unwrap();
+        assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "3");
+        assert!(
+            !out.join("d/b.txt").exists(),
+            "a file no longer produced is removed"
+        );
+        assert!(!out.join("d").exists(), "and its emptied directory");
+        assert!(
+            out.join("mine.txt").exists(),
+            "a file the backend never produced is kept"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_writes_through_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let out = tmp.path().join("out");
+        fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&outside, out.join("d")).unwrap();
+        let err = write_outputs(&out, &FileBundle::new().with_file("d/x.txt", "x")).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+        std::os::unix::fs::symlink(outside.join("f"), out.join("f.txt")).unwrap();
+        assert!(write_outputs(&out, &FileBundle::new().with_file("f.txt", "x")).is_err());
+        assert!(!outside.join("f").exists());
+    }
+}

@@ -1,0 +1,99 @@
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// It ran.
+    Executed,
+    /// Its result came from the cache.
+    Cached,
+    /// It failed.
+    Failed,
+    /// It did not run because a step it needs failed (or the build stopped at a failure).
+    Skipped,
+    /// The build was interrupted while it ran or waited.
+    Cancelled,
+}
+
+impl StepStatus {
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Executed => "executed",
+            StepStatus::Cached => "cached",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Its id (`task:frontend`, ...).
+    pub id: String,
+    /// Its task.
+    pub task: String,
+    /// `frontend`, `transform` or `backend`.
+    pub kind: &'static str,
+    /// The extension it calls.
+    pub extension: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// Its cache key (hex), when its inputs were known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Milliseconds it ran.
+    pub duration_ms: u64,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A cache entry for its key was found corrupt, removed, and the step re-run.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub repaired: bool,
+    /// For a miss: what changed since the last recorded run of this step (`--explain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<String>>,
+}
+
+/// The whole build's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    /// No step failed and the build was not cancelled.
+    pub success: bool,
+    /// Interrupted (Ctrl-C).
+    pub cancelled: bool,
+    /// Wall time in milliseconds.
+    pub wall_ms: u64,
+    /// Steps that ran.
+    pub executed: usize,
+    /// Steps restored from the cache.
+    pub cached: usize,
+    /// Steps that failed.
+    pub failed: usize,
+    /// Steps skipped.
+    pub skipped: usize,
+    /// Every step, in graph order.
+    pub steps: Vec<StepReport>,
+}
+
+impl BuildReport {
+    pub(crate) fn new(steps: Vec<StepReport>, wall: Duration, cancelled: bool) -> Self {
+        let count = |s| steps.iter().filter(|r| r.status == s).count();
+        let failed = count(StepStatus::Failed);
+        Self {
+            success: failed == 0 && !cancelled,
+            cancelled,
+            wall_ms: u64::try_from(wall.as_millis()).unwrap_or(u64::MAX),
+            executed: count(StepStatus::Executed),
+            cached: count(StepStatus::Cached),
+            failed,
+            skipped: count(StepStatus::Skipped),
+            steps,
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Where extension instances live: per-extension pools of warm instances, and the Kameo actor
+//! that runs one step on an instance borrowed from a pool.
+//!
+//! The build executor spawns one [`StepActor`] per step that misses the cache. The actor runs on
+//! a thread of its own (`spawn_in_thread`), so a Wasm call, which blocks, never occupies one of
+//! the async runtime's workers; measured with kameo 0.22 here, a call made directly in the
+//! handler costs about 15 µs per ask against about 66 µs through `spawn_blocking`. The actor
+//! borrows an instance from the extension's [`InstancePool`], which caps how many instances are
+//! live at once (compile once per build, at most `--jobs` instances: ten thousand steps do not
+//! mean ten thousand instances) and keeps idle ones warm for the next step.
+//!
+//! Later, the daemon keeps pools alive between builds.
+
+mod actor;
+mod pool;
+
+pub use actor::{RunStep, StepActor, run_on_actor};
+pub use pool::InstancePool;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The extension failed (load or call); the runtime's error names it and the operation.
+    #[error(transparent)]
+    Runtime(#[from] morphir_runtime::Error),
+    /// The actor stopped before it answered (it panicked, or the build is shutting down).
+    #[error("the actor running `{step}` stopped before answering: {reason}")]
+    Actor {
+        /// The step.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+}

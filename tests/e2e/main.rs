@@ -1,3 +1,8 @@
 //! End-to-end: the real `morphir` binary, real Wasm extensions, real files.
 
+mod build;
+mod cache_cmd;
+mod cli_misc;
 mod extensions;
+mod fixtures;
+mod graph;

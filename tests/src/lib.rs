@@ -96,3 +96,106 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A throw-away project: a directory with a `morphir.toml` and files, and its own cache.
+#[derive(Debug)]
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project whose `morphir.toml` is `config`, where `{docs}`, `{title}`, `{html}` and
+    /// `{echo}` stand for the example guests' paths.
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Self { dir };
+        project.write("morphir.toml", &Self::expand(config));
+        project
+    }
+
+    fn expand(config: &str) -> String {
+        let path = |name: &str| guest(name).display().to_string();
+        config
+            .replace("{docs}", &path("docs-frontend"))
+            .replace("{title}", &path("title-case"))
+            .replace("{html}", &path("html-backend"))
+            .replace("{echo}", &path("echo"))
+    }
+
+    /// The project directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating directories).
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    /// Replaces the configuration.
+    pub fn set_config(&self, config: &str) {
+        self.write("morphir.toml", &Self::expand(config));
+    }
+
+    /// Reads a file.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(rel)).expect("read")
+    }
+
+    /// Runs `morphir` in the project.
+    pub fn morphir(&self, args: &[&str]) -> Output {
+        morphir(self.path(), args)
+    }
+
+    /// Runs `morphir build --json ARGS` and returns the summary.
+    pub fn build_json(&self, args: &[&str]) -> (Output, serde_json::Value) {
+        let mut all = vec!["build", "--json"];
+        all.extend_from_slice(args);
+        let out = self.morphir(&all);
+        let summary = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out, summary)
+    }
+
+    /// Every file under `rel`, with its bytes, sorted by path.
+    pub fn tree(&self, rel: &str) -> Vec<(String, Vec<u8>)> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(base, &path, out);
+                } else {
+                    let name = path
+                        .strip_prefix(base)
+                        .expect("under base")
+                        .display()
+                        .to_string();
+                    out.push((name, std::fs::read(&path).expect("read")));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let base = self.dir.path().join(rel);
+        walk(&base, &base, &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// The ids of the steps of a `--json` summary that have `status`.
+pub fn steps_with(summary: &serde_json::Value, status: &str) -> Vec<String> {
+    summary["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .filter(|s| s["status"] == status)
+                .map(|s| s["id"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

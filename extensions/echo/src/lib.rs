@@ -1,7 +1,8 @@
 //! A test extension: implements every step operation and returns its input unchanged, unless
-//! the input's `kind` asks for something else. The runtime's tests and benchmarks drive it.
+//! the input's `kind` (or the step's config `mode`) asks for something else. The runtime's tests,
+//! the build's end-to-end tests and the benchmarks drive it.
 //!
-//! | input `kind` | behaviour |
+//! | input `kind` / config `mode` | behaviour |
 //! |---|---|
 //! | `fail`  | returns an error envelope |
 //! | `panic` | panics (the guest traps) |
@@ -9,6 +10,7 @@
 //! | `spin`  | loops forever (stopped by `max_execution_time`) |
 //! | `grow`  | allocates until memory runs out (stopped by `max_memory`) |
 //! | `count` | returns how many calls this instance has served (guest state) |
+//! | `files` | returns the input files as a file bundle (a backend that copies its input) |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,7 +25,13 @@ struct Echo;
 fn respond(request: StepRequest) -> Result<Envelope, ErrorPayload> {
     let calls = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
     let input = request.input;
-    match input.header.kind.as_deref() {
+    let mode = request
+        .config
+        .get("mode")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| input.header.kind.clone());
+    match mode.as_deref() {
         Some("fail") => Err(ErrorPayload::new("echo was asked to fail").with_code("requested")),
         Some("panic") => panic!("echo was asked to panic"),
         Some("log") => {
@@ -48,6 +56,13 @@ fn respond(request: StepRequest) -> Result<Envelope, ErrorPayload> {
             }
         }
         Some("count") => Ok(Envelope::new("text/plain", calls.to_string())),
+        // For backends in a build: every input file (or the input itself) as an output file.
+        Some("files") => {
+            let bundle = input.as_files().unwrap_or_else(|_| {
+                morphir_ext_sdk::FileBundle::new().with_file("echo.out", input.content.clone())
+            });
+            Ok(Envelope::files(&bundle))
+        }
         _ => Ok(Envelope::new(input.content_type, input.content)),
     }
 }

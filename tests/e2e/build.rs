@@ -1,0 +1,405 @@
+//! `morphir build` end to end: real binary, real guests, real files.
+
+use morphir_tests::{Project, stderr, steps_with};
+
+/// Two tasks: `guides` (frontend → title-case → html) and `site`, which depends on `guides`.
+const DOCS: &str = r#"
+[project]
+name = "docs"
+
+[[extensions]]
+name = "docs"
+source = { type = "wasm", path = "{docs}" }
+
+[[extensions]]
+name = "title-case"
+source = { type = "wasm", path = "{title}" }
+config = { field = "title" }
+
+[[extensions]]
+name = "html"
+source = { type = "wasm", path = "{html}" }
+
+[tasks.guides]
+frontend = { extension = "docs", inputs = ["guides/*.md"] }
+transforms = [{ extension = "title-case" }]
+backends = [{ extension = "html", output = "out/guides" }]
+
+[tasks.site]
+frontend = { extension = "docs", inputs = ["pages/*.md"] }
+transforms = [{ extension = "title-case" }]
+backends = [{ extension = "html", output = "out/site", config = { title = "Site" } }]
+depends_on = ["guides"]
+env = ["MORPHIR_TEST_SITE_FLAVOUR"]
+"#;
+
+fn docs_project() -> Project {
+    let p = Project::new(DOCS);
+    p.write(
+        "guides/install.md",
+        "# install it\nRun the bootstrap script.\n",
+    );
+    p.write("guides/use.md", "# use it\nRun morphir build.\n");
+    p.write("pages/index.md", "# home page\nWelcome.\n");
+    p
+}
+
+const ALL: [&str; 6] = [
+    "guides:frontend",
+    "guides:transform[0]:title-case",
+    "guides:backend:html",
+    "site:frontend",
+    "site:transform[0]:title-case",
+    "site:backend:html",
+];
+
+#[test]
+fn first_build_runs_everything_second_runs_nothing_and_restores_identical_outputs() {
+    let p = docs_project();
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(steps_with(&summary, "executed"), ALL);
+    let first = p.tree("out");
+    assert!(
+        first.iter().any(|(name, _)| name == "site/index.html"),
+        "{first:?}"
+    );
+    let index = p.read("out/site/index.html");
+    assert!(index.contains("<title>Site</title>"), "{index}");
+    assert!(
+        index.contains("Install It"),
+        "the dependency's documents are merged: {index}"
+    );
+
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(steps_with(&summary, "executed"), Vec::<String>::new());
+    assert_eq!(steps_with(&summary, "cached"), ALL);
+    assert_eq!(p.tree("out"), first);
+
+    // Deleted outputs come back from the cache, byte for byte, without running anything.
+    std::fs::remove_dir_all(p.path().join("out")).unwrap();
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(steps_with(&summary, "executed"), Vec::<String>::new());
+    assert_eq!(p.tree("out"), first);
+}
+
+#[test]
+fn touching_an_input_reruns_nothing_editing_one_reruns_exactly_its_downstream() {
+    let p = docs_project();
+    assert!(p.build_json(&[]).0.status.success());
+    // Same content, new timestamp.
+    let file = p.path().join("pages/index.md");
+    let text = std::fs::read(&file).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&file, &text).unwrap();
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(steps_with(&summary, "executed"), Vec::<String>::new());
+
+    p.write("pages/index.md", "# home page\nWelcome back.\n");
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        [
+            "site:frontend",
+            "site:transform[0]:title-case",
+            "site:backend:html"
+        ]
+    );
+    assert!(p.read("out/site/pages-index.html").contains("Welcome back."));
+}
+
+#[test]
+fn an_upstream_step_with_unchanged_output_leaves_its_dependents_cached() {
+    let p = docs_project();
+    assert!(p.build_json(&[]).0.status.success());
+    // Editing only the body of a guide changes the guides frontend's output, so all guides
+    // steps re-run; the title-case transform of `site` consumes that output too (through the
+    // site frontend), so it re-runs. But changing title-case's config to a field no document
+    // has leaves every transform output exactly as before: the transforms re-run (their config
+    // changed) and the backends stay cached.
+    p.set_config(&DOCS.replace(
+        r#"config = { field = "title" }"#,
+        r#"config = { field = "title", unused = true }"#,
+    ));
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        [
+            "guides:transform[0]:title-case",
+            "site:transform[0]:title-case"
+        ]
+    );
+    assert_eq!(
+        steps_with(&summary, "cached"),
+        [
+            "guides:frontend",
+            "guides:backend:html",
+            "site:frontend",
+            "site:backend:html"
+        ]
+    );
+}
+
+#[test]
+fn a_declared_env_var_or_an_extension_config_reruns_the_step_and_its_dependents() {
+    let p = docs_project();
+    assert!(p.build_json(&[]).0.status.success());
+    let out = std::process::Command::new(morphir_tests::morphir_bin())
+        .current_dir(p.path())
+        .args(["build", "--json"])
+        .env("MORPHIR_TEST_SITE_FLAVOUR", "dark")
+        .env("XDG_CACHE_HOME", p.path().join(".xdg"))
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `env` is declared by task `site`: its steps re-run, `guides` stays cached.
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        [
+            "site:frontend",
+            "site:transform[0]:title-case",
+            "site:backend:html"
+        ]
+    );
+
+    p.set_config(&DOCS.replace(
+        r#"config = { title = "Site" }"#,
+        r#"config = { title = "Site 2" }"#,
+    ));
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(steps_with(&summary, "executed"), ["site:backend:html"]);
+    assert!(
+        p.read("out/site/index.html")
+            .contains("<title>Site 2</title>")
+    );
+}
+
+#[test]
+fn explain_names_what_changed() {
+    let p = docs_project();
+    assert!(p.build_json(&[]).0.status.success());
+    p.write("guides/use.md", "# use it\nRun morphir build twice.\n");
+    let (out, summary) = p.build_json(&["--explain"]);
+    assert!(out.status.success());
+    let changes = |id: &str| {
+        summary["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["changes"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        changes("guides:frontend"),
+        serde_json::json!(["input file guides/use.md changed"])
+    );
+    assert_eq!(
+        changes("site:frontend"),
+        serde_json::json!(["upstream step guides:transform[0]:title-case changed"])
+    );
+    let text = stderr(&out);
+    assert!(
+        text.contains("miss: input file guides/use.md changed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_corrupted_cache_blob_is_detected_rerun_and_repaired() {
+    let p = docs_project();
+    assert!(p.build_json(&[]).0.status.success());
+    let blobs = p.path().join("cache/v1/blobs");
+    let mut corrupted = 0;
+    for shard in std::fs::read_dir(&blobs).unwrap().flatten() {
+        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let mut bytes = std::fs::read(blob.path()).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xff;
+            std::fs::write(blob.path(), bytes).unwrap();
+            corrupted += 1;
+        }
+    }
+    assert!(corrupted >= 6, "{corrupted}");
+    let before = p.tree("out");
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every step's entry was bad: every step re-ran (none served a wrong result)...
+    assert_eq!(steps_with(&summary, "executed"), ALL);
+    assert!(
+        summary["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["repaired"] == true)
+    );
+    assert_eq!(p.tree("out"), before);
+    // ...and the entries were repaired.
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(steps_with(&summary, "cached"), ALL);
+}
+
+const FAILING: &str = r#"
+[project]
+name = "failing"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+
+[tasks.bad]
+frontend = { extension = "echo", inputs = ["in/*.txt"], config = { mode = "fail" } }
+backends = [{ extension = "echo", output = "out/bad", config = { mode = "files" } }]
+
+[tasks.good]
+frontend = { extension = "echo", inputs = ["in/*.txt"] }
+backends = [{ extension = "echo", output = "out/good", config = { mode = "files" } }]
+"#;
+
+#[test]
+fn a_failing_step_stops_the_build_and_keep_going_finishes_the_independent_branch() {
+    let p = Project::new(FAILING);
+    p.write("in/a.txt", "a");
+    let (out, summary) = p.build_json(&["--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(steps_with(&summary, "failed"), ["bad:frontend"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: step `bad:frontend` failed: extension `echo`, operation `frontend-compile`: echo was asked to fail [requested]"),
+        "{err}"
+    );
+    assert!(!p.path().join("out/bad").exists());
+
+    let (out, summary) = p.build_json(&["--keep-going"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(steps_with(&summary, "failed"), ["bad:frontend"]);
+    assert_eq!(steps_with(&summary, "skipped"), ["bad:backend:echo"]);
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        ["good:frontend", "good:backend:echo"]
+    );
+    assert_eq!(p.read("out/good/in/a.txt"), "a");
+    // A failed step cached nothing: it fails again, it is not served.
+    let (_, summary) = p.build_json(&["--keep-going"]);
+    assert_eq!(steps_with(&summary, "failed"), ["bad:frontend"]);
+}
+
+#[test]
+fn selecting_a_task_builds_it_and_what_it_depends_on_only() {
+    let p = docs_project();
+    let (out, summary) = p.build_json(&["guides"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        [
+            "guides:frontend",
+            "guides:transform[0]:title-case",
+            "guides:backend:html"
+        ]
+    );
+    assert!(!p.path().join("out/site").exists());
+}
+
+#[test]
+fn the_config_is_found_by_walking_up() {
+    let p = docs_project();
+    std::fs::create_dir_all(p.path().join("pages/deep/er")).unwrap();
+    let out = morphir_tests::morphir(&p.path().join("pages/deep/er"), &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(p.path().join("out/site/index.html").exists());
+}
+
+#[test]
+fn an_extension_used_in_a_role_it_does_not_declare_stops_the_build_before_anything_runs() {
+    let p = Project::new(&DOCS.replace(
+        r#"frontend = { extension = "docs", inputs = ["pages/*.md"] }"#,
+        r#"frontend = { extension = "html", inputs = ["pages/*.md"] }"#,
+    ));
+    p.write("pages/index.md", "# x\n");
+    let out = p.morphir(&["build"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("morphir.toml:"), "{err}");
+    assert!(
+        err.contains("extension `html` is used as a frontend here, but it does not implement `frontend-compile` (it declares: backend-generate)"),
+        "{err}"
+    );
+    assert!(!p.path().join("out").exists(), "nothing ran");
+}
+
+#[test]
+fn a_pinned_hash_that_does_not_match_stops_the_build() {
+    let pinned = DOCS.replace(
+        r#"source = { type = "wasm", path = "{title}" }"#,
+        &format!(
+            r#"source = {{ type = "wasm", path = "{{title}}", hash = "blake3:{}" }}"#,
+            "0".repeat(64)
+        ),
+    );
+    let p = Project::new(&pinned);
+    p.write("pages/index.md", "# x\n");
+    let out = p.morphir(&["build"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("extension `title-case`"), "{err}");
+    assert!(err.contains("update the pinned hash"), "{err}");
+    assert!(!p.path().join("out").exists(), "nothing ran");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_no_record_and_no_partial_output() {
+    let p = Project::new(
+        r#"
+[project]
+name = "slow"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+permissions = { max_execution_time = "60s" }
+
+[tasks.slow]
+frontend = { extension = "echo", inputs = ["in/*.txt"], config = { mode = "spin" } }
+backends = [{ extension = "echo", output = "out/slow", config = { mode = "files" } }]
+"#,
+    );
+    p.write("in/a.txt", "a");
+    let child = std::process::Command::new(morphir_tests::morphir_bin())
+        .current_dir(p.path())
+        .args(["build", "--json"])
+        .env("XDG_CACHE_HOME", p.path().join(".xdg"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the step is running (its actor started), then interrupt.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["cancelled"], true);
+    assert_eq!(
+        steps_with(&summary, "cancelled"),
+        ["slow:frontend", "slow:backend:echo"]
+    );
+    let records = p.path().join("cache/v1/actions");
+    let count = std::fs::read_dir(&records).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(count, 0, "a cancelled step left a cache record");
+    assert!(
+        !p.path().join("out").exists(),
+        "a cancelled build left outputs"
+    );
+}

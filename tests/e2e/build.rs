@@ -403,3 +403,56 @@ backends = [{ extension = "echo", output = "out/slow", config = { mode = "files"
         "a cancelled build left outputs"
     );
 }
+
+#[test]
+fn a_monorepo_member_consumes_another_members_output() {
+    let p = Project::new(
+        r#"
+[project]
+name = "mono"
+members = ["packages/*"]
+
+[[extensions]]
+name = "docs"
+source = { type = "wasm", path = "{docs}" }
+
+[[extensions]]
+name = "html"
+source = { type = "wasm", path = "{html}" }
+"#,
+    );
+    p.write(
+        "packages/core/morphir.toml",
+        r#"
+[project]
+name = "core"
+
+[tasks.docs]
+frontend = { extension = "docs", inputs = ["*.md"] }
+"#,
+    );
+    p.write("packages/core/model.md", "# the model\nTypes.\n");
+    p.write(
+        "packages/app/morphir.toml",
+        r#"
+[project]
+name = "app"
+
+[tasks.site]
+frontend = { extension = "docs", inputs = ["*.md"] }
+backends = [{ extension = "html", output = "out" }]
+depends_on = ["core/docs"]
+"#,
+    );
+    p.write("packages/app/readme.md", "# the app\nUses the model.\n");
+    // From inside a member, the workspace root's morphir.toml is used.
+    let out = morphir_tests::morphir(&p.path().join("packages/app"), &["build", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut executed = steps_with(&summary, "executed");
+    executed.sort();
+    assert_eq!(executed, ["app/site:backend:html", "app/site:frontend", "core/docs:frontend"]);
+    let index = p.read("packages/app/out/index.html");
+    // The member's frontend received the other member's documents.
+    assert!(index.contains("<a href=\"core-docs-model.html\">the model</a>"), "{index}");
+}

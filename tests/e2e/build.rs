@@ -106,7 +106,10 @@ fn touching_an_input_reruns_nothing_editing_one_reruns_exactly_its_downstream() 
             "site:backend:html"
         ]
     );
-    assert!(p.read("out/site/pages-index.html").contains("Welcome back."));
+    assert!(
+        p.read("out/site/pages-index.html")
+            .contains("Welcome back.")
+    );
 }
 
 #[test]
@@ -396,7 +399,7 @@ backends = [{ extension = "echo", output = "out/slow", config = { mode = "files"
         ["slow:frontend", "slow:backend:echo"]
     );
     let records = p.path().join("cache/v1/actions");
-    let count = std::fs::read_dir(&records).map(|d| d.count()).unwrap_or(0);
+    let count = std::fs::read_dir(&records).map_or(0, Iterator::count);
     assert_eq!(count, 0, "a cancelled step left a cache record");
     assert!(
         !p.path().join("out").exists(),
@@ -451,8 +454,45 @@ depends_on = ["core/docs"]
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut executed = steps_with(&summary, "executed");
     executed.sort();
-    assert_eq!(executed, ["app/site:backend:html", "app/site:frontend", "core/docs:frontend"]);
+    assert_eq!(
+        executed,
+        [
+            "app/site:backend:html",
+            "app/site:frontend",
+            "core/docs:frontend"
+        ]
+    );
     let index = p.read("packages/app/out/index.html");
     // The member's frontend received the other member's documents.
-    assert!(index.contains("<a href=\"core-docs-model.html\">the model</a>"), "{index}");
+    assert!(
+        index.contains("<a href=\"core-docs-model.html\">the model</a>"),
+        "{index}"
+    );
+}
+
+#[test]
+fn a_cache_hit_replays_the_steps_logs() {
+    let p = docs_project();
+    let first = p.morphir(&["build", "-v"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let live = stderr(&first);
+    assert!(
+        live.contains("[guides:frontend] info: read 2 documents"),
+        "{live}"
+    );
+    let second = p.morphir(&["build", "-v"]);
+    let replayed = stderr(&second);
+    assert!(
+        replayed.contains("[guides:frontend] info (cached): read 2 documents"),
+        "{replayed}"
+    );
+    // Without -v, info lines stay quiet; the summary line is always there.
+    let quiet = p.morphir(&["build"]);
+    let text = stderr(&quiet);
+    assert!(!text.contains("read 2 documents"), "{text}");
+    assert!(text.contains("build finished in"), "{text}");
+    assert!(
+        text.contains("6 steps, 0 executed, 6 cached, 0 failed, 0 skipped"),
+        "{text}"
+    );
 }

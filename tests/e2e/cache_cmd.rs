@@ -185,7 +185,9 @@ fn prune_by_size_defaults_to_the_configured_max_size() {
     );
     let out = morphir(dir.path(), &["cache", "prune"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    insta::assert_snapshot!(stdout(&out));
+    // The last-run record stays: those are pruned by age only (they are small, and explain
+    // the next miss).
+    insta::assert_snapshot!("prune_by_configured_max_size", stdout(&out));
     assert_eq!(stats_json(dir.path())["entries"], 0);
 }
 
@@ -194,10 +196,18 @@ fn bad_sizes_and_ages_are_refused_by_the_argument_parser() {
     let dir = project(TWO_TASKS);
     let out = morphir(dir.path(), &["cache", "prune", "--max-age", "30x"]);
     assert_eq!(out.status.code(), Some(2));
-    insta::assert_snapshot!(stderr(&out), @"");
+    insta::assert_snapshot!(stderr(&out), @r"
+    error: invalid value '30x' for '--max-age <AGE>': unknown unit `x`; write a whole number followed by s, m, h, d or w, e.g. 30d or 12h
+
+    For more information, try '--help'.
+    ");
     let out = morphir(dir.path(), &["cache", "prune", "--max-size", "1.5GB"]);
     assert_eq!(out.status.code(), Some(2));
-    insta::assert_snapshot!(stderr(&out), @"");
+    insta::assert_snapshot!(stderr(&out), @r"
+    error: invalid value '1.5GB' for '--max-size <SIZE>': fractions are not supported; write a whole number followed by B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), e.g. 500MB
+
+    For more information, try '--help'.
+    ");
 }
 
 #[test]
@@ -238,5 +248,21 @@ fn morphir_cache_dir_overrides_the_configured_directory() {
     assert_eq!(
         (&json["dir"], &json["entries"]),
         (&"elsewhere".into(), &1.into())
+    );
+}
+
+#[test]
+fn a_cache_that_cannot_be_used_is_a_run_time_failure() {
+    let dir = project(TWO_TASKS);
+    let bucket = dir.path().join("cache/v1");
+    std::fs::create_dir_all(&bucket).unwrap();
+    std::fs::write(bucket.join("blobs"), "not a directory").unwrap();
+    let out = morphir(dir.path(), &["cache", "stats"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: cache: cannot create directory cache/v1/blobs"),
+        "{err}"
     );
 }

@@ -69,7 +69,10 @@ fn extensions_checks_a_pinned_hash() {
     ));
     let out = morphir(dir.path(), &["extensions"]);
     assert_eq!(out.status.code(), Some(2));
-    insta::assert_snapshot!(redact(&stderr(&out), dir.path()), @"");
+    insta::assert_snapshot!(
+        redact(&stderr(&out), dir.path()),
+        @"error: morphir.toml:15:81: extension `echo`: `[dist]/echo.wasm` does not match its pinned hash: expected blake3:[hash], found blake3:[hash]; rebuild the extension or update `hash`"
+    );
 }
 
 #[test]
@@ -77,5 +80,8 @@ fn extensions_without_paths_or_configuration_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let out = morphir(dir.path(), &["extensions"]);
     assert_eq!(out.status.code(), Some(2));
-    insta::assert_snapshot!(redact(&stderr(&out), dir.path()), @"");
+    insta::assert_snapshot!(
+        redact(&stderr(&out), dir.path()),
+        @"error: no morphir.toml in [project] or any parent directory; create one (see morphir.toml.example) or pass --config, or name modules: morphir extensions FILE.wasm..."
+    );
 }

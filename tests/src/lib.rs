@@ -31,7 +31,9 @@ pub fn morphir_bin() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(repo_root())
-            .args(["build", "--quiet", "-p", "morphir-cli", "--bin", "morphir"])
+            // `--workspace`: resolve features as `scripts/test` (`nextest run --workspace`) does,
+            // so this is a no-op after the test build instead of a relink with other features.
+            .args(["build", "--quiet", "--workspace", "--bin", "morphir"])
             .env("CARGO_TARGET_DIR", target_dir);
         match profile.as_str() {
             "debug" => {}

@@ -245,29 +245,28 @@ impl Scheduler {
             }
         }
 
+        (self.finalize(reports, cancelled), cancelled)
+    }
+
+    /// Every step's report; steps that never ended were skipped (after a failure) or cancelled.
+    fn finalize(&self, reports: Vec<Option<StepReport>>, cancelled: bool) -> Vec<StepReport> {
         let leftover = if cancelled {
             StepStatus::Cancelled
         } else {
             StepStatus::Skipped
         };
-        let reports = reports
+        let indices: Vec<StepIndex> = self.graph.steps().map(|(index, _)| index).collect();
+        reports
             .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                r.unwrap_or_else(|| {
-                    let index = self
-                        .graph
-                        .steps()
-                        .nth(i)
-                        .map(|(idx, _)| idx)
-                        .expect("in range");
+            .zip(indices)
+            .map(|(report, index)| {
+                report.unwrap_or_else(|| {
                     let report = self.report(index, leftover);
                     self.finish(&report);
                     report
                 })
             })
-            .collect();
-        (reports, cancelled)
+            .collect()
     }
 
     fn skip(

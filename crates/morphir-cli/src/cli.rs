@@ -39,7 +39,10 @@ pub(crate) struct ConfigArgs {
 }
 
 #[derive(Debug, Args)]
-#[expect(clippy::struct_excessive_bools, reason = "independent command-line flags")]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line flags"
+)]
 pub(crate) struct BuildArgs {
     /// Tasks to build (default: all). Their dependencies are built too.
     pub(crate) tasks: Vec<String>,
@@ -183,7 +186,8 @@ fn parse_age(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| "the age is too large".to_owned())?;
     if seconds == 0 {
         return Err(
-            "the age must be greater than zero (`morphir cache clean` removes everything)".to_owned(),
+            "the age must be greater than zero (`morphir cache clean` removes everything)"
+                .to_owned(),
         );
     }
     Ok(Duration::from_secs(seconds))
@@ -225,6 +229,9 @@ mod tests {
     fn sizes_explain_the_units() {
         assert_eq!(parse_size("2GiB"), Ok(ByteSize::new(2 << 30)));
         let error = parse_size("1.5GB").unwrap_err();
-        assert!(error.starts_with("fractions are not supported; write"), "{error}");
+        assert!(
+            error.starts_with("fractions are not supported; write"),
+            "{error}"
+        );
     }
 }

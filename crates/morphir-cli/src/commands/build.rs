@@ -32,6 +32,8 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         explain: args.explain,
         cache_dir: project::cache_dir(&config),
     };
+    let report_cache_dir = options.cache_dir.clone();
+    let max_size = config.cache.max_size.map(morphir_config::ByteSize::bytes);
     let runtime = Runtime::new(&RuntimeConfig::default())?;
     let progress = Arc::new(Progress::new(verbose));
     let sink: EventSink = {
@@ -52,6 +54,16 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     ))?;
     progress.done();
     print_summary(&report, args.explain);
+    if let Some(max_size) = max_size {
+        // `[cache] max_size`: evict least recently used entries after each build.
+        let dir = report_cache_dir;
+        match morphir_cache::Store::open(&dir)
+            .and_then(|store| store.prune(&morphir_cache::PruneOptions::new(Some(max_size), None)))
+        {
+            Ok(pruned) => tracing::info!("cache pruned to {max_size} bytes: {pruned:?}"),
+            Err(e) => tracing::warn!("cannot prune the cache at {}: {e}", dir.display()),
+        }
+    }
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -84,7 +96,8 @@ struct Bars {
 
 impl Progress {
     fn new(verbose: u8) -> Self {
-        let tty = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|_| true);
+        let tty =
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|_| true);
         let bars = tty.then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let total = multi.add(ProgressBar::new(0));
@@ -119,10 +132,16 @@ impl Progress {
             Event::Started { step } => {
                 if let Some(bars) = &self.bars {
                     let bar = bars.multi.add(ProgressBar::new_spinner());
-                    bar.set_style(ProgressStyle::with_template("  {spinner} {msg} [{elapsed}]").expect("valid template"));
+                    bar.set_style(
+                        ProgressStyle::with_template("  {spinner} {msg} [{elapsed}]")
+                            .expect("valid template"),
+                    );
                     bar.set_message(step.clone());
                     bar.enable_steady_tick(Duration::from_millis(120));
-                    bars.running.lock().unwrap_or_else(PoisonError::into_inner).push((step.clone(), bar));
+                    bars.running
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((step.clone(), bar));
                 }
             }
             Event::Finished {
@@ -146,12 +165,16 @@ impl Progress {
                         StepStatus::Skipped | StepStatus::Cancelled => {}
                     }
                     bars.total.inc(1);
-                    bars.total
-                        .set_message(format!("({} ran, {} cached, {} failed)", counts[0], counts[1], counts[2]));
+                    bars.total.set_message(format!(
+                        "({} ran, {} cached, {} failed)",
+                        counts[0], counts[1], counts[2]
+                    ));
                 }
                 let text = match (status, error) {
                     (StepStatus::Failed, Some(e)) => format!("  failed    {step}: {e}"),
-                    (StepStatus::Executed, _) => format!("  ran       {step} ({})", human(*duration)),
+                    (StepStatus::Executed, _) => {
+                        format!("  ran       {step} ({})", human(*duration))
+                    }
                     (other, _) => format!("  {:<9} {step}", other.as_str()),
                 };
                 // On a terminal the bars show cached steps; failures are always printed.
@@ -201,7 +224,10 @@ fn human(d: Duration) -> String {
     }
 }
 
-#[expect(clippy::print_stderr, reason = "the summary goes to stderr; stdout is for --json")]
+#[expect(
+    clippy::print_stderr,
+    reason = "the summary goes to stderr; stdout is for --json"
+)]
 fn print_summary(report: &BuildReport, explain: bool) {
     if explain {
         eprintln!("explain:");
@@ -215,9 +241,17 @@ fn print_summary(report: &BuildReport, explain: bool) {
             eprintln!("  {:<40} {key}  {what}", step.id);
         }
     }
-    let failed: Vec<_> = report.steps.iter().filter(|s| s.status == StepStatus::Failed).collect();
+    let failed: Vec<_> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+        .collect();
     for step in &failed {
-        eprintln!("error: step `{}` failed: {}", step.id, step.error.as_deref().unwrap_or("unknown error"));
+        eprintln!(
+            "error: step `{}` failed: {}",
+            step.id,
+            step.error.as_deref().unwrap_or("unknown error")
+        );
     }
     let verdict = if report.cancelled {
         "interrupted"

@@ -6,7 +6,7 @@
 //! failures: exit code 1.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,8 +21,9 @@ pub(crate) fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
     // The cache commands run no extension: the modules need not exist.
     let config = project::load_config_with(&args.config, LoadOptions { check_files: false })?;
     let dir = project::cache_dir(&config);
+    let shown = tidy(&dir);
     let result = match &args.command {
-        CacheCommand::Stats { json } => stats(&dir, *json),
+        CacheCommand::Stats { json } => stats(&dir, &shown, *json),
         CacheCommand::Prune { max_size, max_age } => {
             let max_size = max_size.or(config.cache.max_size);
             if max_size.is_none() && max_age.is_none() {
@@ -34,20 +35,46 @@ pub(crate) fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
             }
             prune(
                 &dir,
+                &shown,
                 &PruneOptions::new(max_size.map(morphir_config::ByteSize::bytes), *max_age),
             )
         }
-        CacheCommand::Clean => clean(&dir),
+        CacheCommand::Clean => clean(&dir, &shown),
     };
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) => {
+        // The cache itself failed (permissions, a full disk): a run-time failure. Anything else
+        // (stdout closed) goes the usual way.
+        Err(e) if e.is::<morphir_cache::Error>() => {
             #[expect(clippy::print_stderr, reason = "the binary's error report")]
             {
                 eprintln!("error: {}", crate::render(&*e));
             }
-            Ok(ExitCode::FAILURE)
+            Ok(ExitCode::from(crate::exit::FAILURE))
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// `path` without `.` and `dir/..` pairs, for display: `examples/site/../../cache` reads
+/// `cache`. A cache dir is `[cache] dir` joined to the workspace root, often through `..`. The
+/// files are still reached through the path as it is, like the build does (the two differ when
+/// a directory climbed out of is a symlink).
+fn tidy(path: &Path) -> PathBuf {
+    let mut parts: Vec<Component<'_>> = Vec::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        PathBuf::from(".")
+    } else {
+        parts.iter().collect()
     }
 }
 
@@ -57,7 +84,7 @@ fn exists(dir: &Path) -> bool {
     dir.join(format!("v{CACHE_FORMAT_VERSION}")).is_dir()
 }
 
-fn stats(dir: &Path, as_json: bool) -> anyhow::Result<()> {
+fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
     let exists = exists(dir);
     let stats = if exists {
         Store::open(dir)?.stats()?
@@ -67,7 +94,7 @@ fn stats(dir: &Path, as_json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if as_json {
         let value = json!({
-            "dir": dir.display().to_string(),
+            "dir": shown.display().to_string(),
             "exists": exists,
             "entries": stats.records,
             "entry_bytes": stats.record_bytes,
@@ -89,7 +116,7 @@ fn stats(dir: &Path, as_json: bool) -> anyhow::Result<()> {
         writeln!(
             out,
             "{}: empty (the directory does not exist yet)",
-            dir.display()
+            shown.display()
         )?;
         return Ok(());
     }
@@ -100,7 +127,7 @@ fn stats(dir: &Path, as_json: bool) -> anyhow::Result<()> {
             |t| format!("{} ({})", utc(t), ago(now, t)),
         )
     };
-    writeln!(out, "cache       {}", dir.display())?;
+    writeln!(out, "cache       {}", shown.display())?;
     writeln!(
         out,
         "entries     {} ({})",
@@ -131,7 +158,7 @@ fn stats(dir: &Path, as_json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn prune(dir: &Path, options: &PruneOptions) -> anyhow::Result<()> {
+fn prune(dir: &Path, shown: &Path, options: &PruneOptions) -> anyhow::Result<()> {
     let mut limits = Vec::new();
     if let Some(size) = options.max_size {
         limits.push(format!("max size {}", morphir_config::ByteSize::new(size)));
@@ -145,12 +172,12 @@ fn prune(dir: &Path, options: &PruneOptions) -> anyhow::Result<()> {
         writeln!(
             out,
             "nothing to prune: the cache directory {} does not exist",
-            dir.display()
+            shown.display()
         )?;
         return Ok(());
     }
     let report = Store::open(dir)?.prune(options)?;
-    writeln!(out, "pruned {} ({limits})", dir.display())?;
+    writeln!(out, "pruned {} ({limits})", shown.display())?;
     writeln!(out, "removed    {}", removed(&report))?;
     writeln!(out, "freed      {}", human_size(report.bytes_freed))?;
     writeln!(out, "remaining  {}", human_size(report.bytes_remaining))?;
@@ -177,13 +204,13 @@ fn removed(report: &PruneReport) -> String {
     parts.join(", ")
 }
 
-fn clean(dir: &Path) -> anyhow::Result<()> {
+fn clean(dir: &Path, shown: &Path) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if !exists(dir) {
         writeln!(
             out,
             "nothing to clean: the cache directory {} does not exist",
-            dir.display()
+            shown.display()
         )?;
         return Ok(());
     }
@@ -197,7 +224,7 @@ fn clean(dir: &Path) -> anyhow::Result<()> {
         count(before.blobs, "blob", "blobs"),
         count(before.last_runs, "last-run record", "last-run records"),
         human_size(before.total_bytes),
-        dir.display()
+        shown.display()
     )?;
     Ok(())
 }
@@ -284,6 +311,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tidy_paths() {
+        let tidy = |p: &str| tidy(Path::new(p)).display().to_string();
+        assert_eq!(tidy("examples/site/../../cache"), "cache");
+        assert_eq!(tidy("../../cache"), "../../cache");
+        assert_eq!(tidy("a/./b/../../../c"), "../c");
+        assert_eq!(tidy("/r/a/../cache"), "/r/cache");
+        assert_eq!(tidy("a/.."), ".");
+    }
 
     #[test]
     fn dates() {

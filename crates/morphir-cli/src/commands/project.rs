@@ -88,8 +88,8 @@ fn config_file(args: &ConfigArgs) -> Result<PathBuf, ConfigLoadError> {
         });
     }
     let cwd = std::env::current_dir().map_err(ConfigLoadError::CurrentDir)?;
-    let found =
-        morphir_config::find_config(&cwd).ok_or_else(|| ConfigLoadError::NotFound { cwd: cwd.clone() })?;
+    let found = morphir_config::find_config(&cwd)
+        .ok_or_else(|| ConfigLoadError::NotFound { cwd: cwd.clone() })?;
     Ok(relative_to(&found, &cwd))
 }
 
@@ -133,10 +133,7 @@ pub(crate) fn select_tasks(graph: StepGraph, tasks: &[String]) -> anyhow::Result
             if known.is_empty() {
                 anyhow::bail!("unknown task `{name}`; the configuration has no tasks")
             }
-            anyhow::bail!(
-                "unknown task `{name}`; the tasks are: {}",
-                known.join(", ")
-            )
+            anyhow::bail!("unknown task `{name}`; the tasks are: {}", known.join(", "))
         }
         Err(e) => Err(e.into()),
     }

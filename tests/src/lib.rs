@@ -31,9 +31,10 @@ pub fn morphir_bin() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(repo_root())
-            // `--workspace`: resolve features as `scripts/test` (`nextest run --workspace`) does,
-            // so this is a no-op after the test build instead of a relink with other features.
-            .args(["build", "--quiet", "--workspace", "--bin", "morphir"])
+            // `--workspace --tests`: resolve features exactly as the test build does (dev
+            // dependencies included), so the binary shares its dependencies with the tests and
+            // this is a no-op after `scripts/test`, never a second build of wasmtime.
+            .args(["build", "--quiet", "--workspace", "--tests", "--bin", "morphir"])
             .env("CARGO_TARGET_DIR", target_dir);
         match profile.as_str() {
             "debug" => {}

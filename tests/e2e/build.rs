@@ -496,3 +496,34 @@ fn a_cache_hit_replays_the_steps_logs() {
         "{text}"
     );
 }
+
+#[test]
+fn input_globs_never_read_the_builds_own_outputs_or_cache() {
+    let p = Project::new(
+        r#"
+[project]
+name = "greedy"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+
+[tasks.all]
+frontend = { extension = "echo", inputs = ["**/*"] }
+backends = [{ extension = "echo", output = "out", config = { mode = "files" } }]
+"#,
+    );
+    p.write("in/a.txt", "a");
+    for _ in 0..2 {
+        let (out, _) = p.build_json(&[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        Vec::<String>::new(),
+        "the build settles"
+    );
+    let files: Vec<String> = p.tree("out").into_iter().map(|(name, _)| name).collect();
+    assert_eq!(files, [".morphir-outputs.json", "in/a.txt", "morphir.toml"]);
+}

@@ -34,7 +34,14 @@ pub fn morphir_bin() -> &'static Path {
             // `--workspace --tests`: resolve features exactly as the test build does (dev
             // dependencies included), so the binary shares its dependencies with the tests and
             // this is a no-op after `scripts/test`, never a second build of wasmtime.
-            .args(["build", "--quiet", "--workspace", "--tests", "--bin", "morphir"])
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--tests",
+                "--bin",
+                "morphir",
+            ])
             .env("CARGO_TARGET_DIR", target_dir);
         match profile.as_str() {
             "debug" => {}

@@ -73,6 +73,12 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
     let mut written = BTreeSet::new();
     for file in &bundle.files {
         let rel = PathBuf::from(&file.path);
+        if file.path == OUTPUT_MANIFEST {
+            return Err(refuse(
+                &rel,
+                "is reserved for morphir's record of the outputs",
+            ));
+        }
         if !written.insert(file.path.clone()) {
             return Err(refuse(&rel, "produced twice by the backend"));
         }
@@ -111,6 +117,11 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             continue;
         }
         let path = dir.join(&old);
+        // Every component, not only the last: a directory replaced by a link must not lead a
+        // removal outside the output directory.
+        if !no_link_between(dir, &path) {
+            continue;
+        }
         if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
             fs::remove_file(&path)?;
             remove_empty_parents(dir, &path);
@@ -132,6 +143,25 @@ fn morphir_is_clean(path: &str) -> bool {
         && path
             .split('/')
             .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// True when no component from `dir` (exclusive) to `path` (inclusive of its parents) is a
+/// symbolic link.
+fn no_link_between(dir: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(dir) else {
+        return false;
+    };
+    let mut at = dir.to_path_buf();
+    let mut components = rel.components().peekable();
+    while let Some(c) = components.next() {
+        at.push(c);
+        if components.peek().is_some()
+            && fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return false;
+        }
+    }
+    true
 }
 
 fn remove_empty_parents(dir: &Path, file: &Path) {
@@ -172,6 +202,32 @@ mod tests {
             out.join("mine.txt").exists(),
             "a file the backend never produced is kept"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn stale_files_are_never_removed_through_a_symlinked_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        write_outputs(&out, &FileBundle::new().with_file("sub/b.txt", "b")).unwrap();
+        let victim = tmp.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::write(victim.join("b.txt"), "keep me").unwrap();
+        fs::remove_dir_all(out.join("sub")).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join("sub")).unwrap();
+        write_outputs(&out, &FileBundle::new().with_file("a.txt", "a")).unwrap();
+        assert_eq!(fs::read_to_string(victim.join("b.txt")).unwrap(), "keep me");
+    }
+
+    #[test]
+    fn the_manifest_name_is_reserved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = write_outputs(
+            tmp.path(),
+            &FileBundle::new().with_file(OUTPUT_MANIFEST, "[]"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{err}");
     }
 
     #[cfg(unix)]

@@ -59,6 +59,8 @@ struct Scheduler {
     seq: AtomicU64,
     /// Output envelope of each finished step, for its dependents.
     outputs: Vec<Option<Envelope>>,
+    /// Directories input globs never read from: the cache and every backend's output.
+    excluded: Vec<PathBuf>,
 }
 
 fn operation(kind: StepKind) -> Operation {
@@ -109,6 +111,12 @@ pub async fn build(
             .map_or(0, |d| d.as_millis())
     );
     let steps = graph.len();
+    let mut excluded: Vec<PathBuf> = config
+        .tasks
+        .values()
+        .flat_map(|t| t.backends.iter().map(|b| b.output_dir.clone()))
+        .collect();
+    excluded.push(options.cache_dir.clone());
     let mut scheduler = Scheduler {
         config,
         graph,
@@ -120,6 +128,7 @@ pub async fn build(
         session,
         seq: AtomicU64::new(0),
         outputs: vec![None; steps],
+        excluded,
     };
     (scheduler.events)(&Event::Planned { steps });
     let (reports, cancelled) = scheduler.run().await;
@@ -319,7 +328,12 @@ impl Scheduler {
         let request = match step.kind {
             StepKind::Frontend => {
                 let files = match task.input_files() {
-                    Ok(files) => files,
+                    // The build's own products are never its inputs: a glob like `**/*` must
+                    // not feed outputs back in (the build would never settle) or read the cache.
+                    Ok(mut files) => {
+                        files.retain(|f| !self.excluded.iter().any(|e| f.starts_with(e)));
+                        files
+                    }
                     Err(e) => {
                         return Self::fail(
                             report,
@@ -392,9 +406,11 @@ impl Scheduler {
                     if let Some(error) = self.write_backend_output(index, &output) {
                         return Self::fail(report, error);
                     }
-                    // The last run is only updated when a step executes: `--explain` compares a
-                    // miss with the last run that executed, and a hit stays a pure read (this
-                    // was a fifth of a fully cached build's time).
+                    // Keeps `--explain` honest (a later miss is compared with this state);
+                    // the store skips the write when the recorded run is already this one.
+                    if let Err(e) = self.store.set_last_run(&step.id, &key, &manifest) {
+                        tracing::debug!("cannot record the last run of {}: {e}", step.id);
+                    }
                     report.status = StepStatus::Cached;
                     return Prepared::Done(output, report);
                 }

@@ -51,8 +51,8 @@ pub(crate) struct BuildArgs {
     pub(crate) config: ConfigArgs,
 
     /// Steps to run at once (default: the number of CPUs).
-    #[arg(short, long, value_name = "N")]
-    pub(crate) jobs: Option<usize>,
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) jobs: Option<u16>,
 
     /// After a step fails, go on with the steps that do not depend on it.
     #[arg(short, long)]

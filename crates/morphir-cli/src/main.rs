@@ -56,10 +56,10 @@ fn init_tracing(verbose: u8) {
     // Extension logs are shown by the build's progress (live and replayed from the cache
     // alike), so they are off here unless RUST_LOG asks for them.
     let default = match verbose {
-        0 => "warn,morphir::extension=off",
-        1 => "info,morphir::extension=off",
-        2 => "debug,morphir::extension=off",
-        _ => "trace,morphir::extension=off",
+        0 => "warn,morphir::extension=off,extism=off",
+        1 => "info,morphir::extension=off,extism=off",
+        2 => "debug,morphir::extension=off,extism=off",
+        _ => "trace,morphir::extension=off,extism=off",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

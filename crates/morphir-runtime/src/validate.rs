@@ -93,6 +93,19 @@ pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadErro
             version: u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes")),
         });
     }
+    // A start function runs while the engine instantiates the module, before any call (and so
+    // before the call's time limit is armed): a looping one would hang the host. The ABI has no
+    // use for it (Rust guests never have one), so it is refused.
+    if wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .any(|p| matches!(p, Ok(wasmparser::Payload::StartSection { .. })))
+    {
+        return Err(LoadError::BadExport {
+            name: "(start)".to_owned(),
+            reason: "a module may not have a start function; do initialisation in the operations"
+                .to_owned(),
+        });
+    }
     let types = Validator::new()
         .validate_all(bytes)
         .map_err(|e| LoadError::Invalid(e.to_string()))?;

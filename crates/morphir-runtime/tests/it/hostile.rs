@@ -301,3 +301,11 @@ fn initial_memory_over_the_limit_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_start_function_is_refused_before_it_can_run() {
+    // It would run at instantiation, before the call's time limit is armed, and loop forever.
+    let extra = "(func $forever (loop $l (br $l))) (start $forever)";
+    let err = load_err(wat_guest(extra, ECHO));
+    assert!(err.to_string().contains("start function"), "{err}");
+}

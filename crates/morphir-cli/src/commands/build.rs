@@ -21,11 +21,10 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let config = project::load_config(&args.config)?;
     let graph = StepGraph::build(&config)?;
     let graph = project::select_tasks(graph, &args.tasks)?;
-    let jobs = args
-        .jobs
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
-        .max(1);
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        usize::from,
+    );
     let options = BuildOptions {
         jobs,
         keep_going: args.keep_going,

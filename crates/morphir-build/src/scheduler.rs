@@ -59,8 +59,9 @@ struct Scheduler {
     seq: AtomicU64,
     /// Output envelope of each finished step, for its dependents.
     outputs: Vec<Option<Envelope>>,
-    /// Directories input globs never read from: the cache and every backend's output.
-    excluded: Vec<PathBuf>,
+    /// Directories input globs never read from: the cache and every backend's output. A set,
+    /// checked against each input's few ancestors (a list scan per file was quadratic).
+    excluded: std::collections::HashSet<PathBuf>,
 }
 
 fn operation(kind: StepKind) -> Operation {
@@ -111,12 +112,12 @@ pub async fn build(
             .map_or(0, |d| d.as_millis())
     );
     let steps = graph.len();
-    let mut excluded: Vec<PathBuf> = config
+    let mut excluded: std::collections::HashSet<PathBuf> = config
         .tasks
         .values()
         .flat_map(|t| t.backends.iter().map(|b| b.output_dir.clone()))
         .collect();
-    excluded.push(options.cache_dir.clone());
+    excluded.insert(options.cache_dir.clone());
     let mut scheduler = Scheduler {
         config,
         graph,
@@ -331,7 +332,7 @@ impl Scheduler {
                     // The build's own products are never its inputs: a glob like `**/*` must
                     // not feed outputs back in (the build would never settle) or read the cache.
                     Ok(mut files) => {
-                        files.retain(|f| !self.excluded.iter().any(|e| f.starts_with(e)));
+                        files.retain(|f| !f.ancestors().any(|dir| self.excluded.contains(dir)));
                         files
                     }
                     Err(e) => {

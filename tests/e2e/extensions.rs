@@ -37,7 +37,14 @@ fn json_output_names_protocol_operations_and_hash() {
     assert_eq!(echo["protocol"], "core");
     assert_eq!(
         echo["operations"],
-        serde_json::json!(["frontend-compile", "transform", "backend-generate"])
+        serde_json::json!([
+            "frontend-compile",
+            "transform",
+            "backend-generate",
+            "init",
+            "update",
+            "subscriptions"
+        ])
     );
     let hash = echo["hash"].as_str().unwrap();
     assert!(

@@ -6,3 +6,6 @@ mod cli_misc;
 mod extensions;
 mod fixtures;
 mod graph;
+mod morphir_ir;
+mod permissions;
+mod run;

@@ -22,6 +22,10 @@ pub(crate) struct BuildExtension {
     pub(crate) limits: Limits,
     /// What goes into keys for the permissions that can change an output.
     pub(crate) permissions: serde_json::Value,
+    /// `permissions.env`: the variables it may read (their values go into every key).
+    pub(crate) env: Vec<String>,
+    /// `permissions.allowed_hosts`: non-empty means it may use HTTP (not cached by default).
+    pub(crate) allowed_hosts: Vec<String>,
     pub(crate) location: morphir_config::Location,
     pub(crate) capabilities: Capabilities,
     pool: OnceCell<Arc<InstancePool>>,
@@ -194,6 +198,8 @@ fn prepare_one(
         hash,
         limits,
         permissions,
+        env: ext.permissions.env.clone(),
+        allowed_hosts: ext.permissions.allowed_hosts.clone(),
         location: ext.source.path_location.clone(),
         capabilities,
         pool,

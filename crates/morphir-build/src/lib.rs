@@ -16,6 +16,7 @@
 mod error;
 mod events;
 mod extensions;
+mod grants;
 mod outputs;
 mod report;
 mod scheduler;

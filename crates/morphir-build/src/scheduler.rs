@@ -39,6 +39,8 @@ struct Job {
     operation: Operation,
     extension: Arc<BuildExtension>,
     store_result: bool,
+    /// What the step's host functions may do (`grants.rs`).
+    context: morphir_runtime::HostContext,
 }
 
 enum Prepared {
@@ -206,11 +208,12 @@ impl Scheduler {
                             let started = Instant::now();
                             let result = match job.extension.pool(&runtime, jobs).await {
                                 Ok(pool) => {
-                                    morphir_host::run_on_actor(
+                                    morphir_host::run_on_actor_with(
                                         &step_id,
                                         pool,
                                         job.operation,
                                         request,
+                                        job.context.clone(),
                                     )
                                     .await
                                 }
@@ -326,6 +329,8 @@ impl Scheduler {
             let value = std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
             key.env_var(var, value.as_deref());
         }
+        let env_view = crate::grants::env(&extension, &mut key);
+        let mut readable = BTreeMap::new();
         let request = match step.kind {
             StepKind::Frontend => {
                 let files = match task.input_files() {
@@ -362,6 +367,7 @@ impl Scheduler {
                         .collect::<Vec<_>>()
                         .join("/");
                     key.input_file(&rel, &Digest::of(&bytes));
+                    readable.insert(rel.clone(), Some(*blake3::hash(&bytes).as_bytes()));
                     bundle.push(rel, bytes);
                 }
                 let mut request =
@@ -393,7 +399,9 @@ impl Scheduler {
         };
         let mut report = report;
         report.key = Some(key.to_hex());
-        let use_cache = task.cache && !self.options.no_cache;
+        let context = crate::grants::context(&extension, env_view, &key, &task.dir, readable);
+        let http_cacheable = crate::grants::http_cacheable(&extension, task.cache_http);
+        let use_cache = task.cache && http_cacheable && !self.options.no_cache;
 
         if use_cache {
             match self.store.lookup(&key) {
@@ -430,7 +438,11 @@ impl Scheduler {
             }
         }
         if self.options.explain {
-            report.changes = Some(self.explain(&step.id, &manifest, task.cache));
+            report.changes = Some(if http_cacheable {
+                self.explain(&step.id, &manifest, task.cache)
+            } else {
+                vec![crate::grants::http_reason(&extension)]
+            });
         }
         Prepared::Run(
             Box::new(Job {
@@ -440,7 +452,8 @@ impl Scheduler {
                 request: request.to_envelope(),
                 operation,
                 extension,
-                store_result: task.cache,
+                store_result: task.cache && http_cacheable,
+                context,
             }),
             report,
         )

@@ -26,6 +26,8 @@ pub(crate) enum Command {
     Cache(CacheArgs),
     /// Load extensions and list what each can do.
     Extensions(ExtensionsArgs),
+    /// Run a runtime extension (TEA): messages as JSON lines on stdin, outputs on stdout.
+    Run(RunArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -134,6 +136,29 @@ pub(crate) struct ExtensionsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The extension: its name in morphir.toml (which gives its permissions and limits), or the
+    /// path of a .wasm module (run with the default limits and no permissions).
+    pub(crate) extension: String,
+
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+
+    /// The flags `init` receives, as JSON (default: the extension's `config` from
+    /// morphir.toml, or `{}`).
+    #[arg(long, value_name = "JSON", conflicts_with = "flags_file")]
+    pub(crate) flags: Option<String>,
+
+    /// Read the flags from a JSON file.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) flags_file: Option<PathBuf>,
+
+    /// Seed of the `random` host function (default: a new seed every run).
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -869,6 +869,7 @@ impl Loader {
             depends_on,
             env: self.env_names(file, &raw.env),
             cache: raw.cache,
+            cache_http: raw.cache_http,
             location: task.location.clone(),
         }
     }

@@ -199,6 +199,10 @@ pub struct Task {
     pub env: Vec<String>,
     /// `cache` (default true).
     pub cache: bool,
+    /// `cache_http` (default false): cache the task's steps even when their extension may use
+    /// HTTP (`allowed_hosts` is not empty). Without it such a step runs on every build, since a
+    /// response can change without anything in its key changing.
+    pub cache_http: bool,
     /// The task's name in its table header.
     pub location: Location,
 }

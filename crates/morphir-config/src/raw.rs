@@ -74,6 +74,8 @@ pub(crate) struct RawTask {
     pub(crate) env: Vec<Spanned<String>>,
     #[serde(default = "yes")]
     pub(crate) cache: bool,
+    #[serde(default)]
+    pub(crate) cache_http: bool,
 }
 
 #[derive(Debug, Deserialize)]

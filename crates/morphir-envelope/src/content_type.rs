@@ -21,6 +21,11 @@ pub const ERROR: &str = "application/vnd.morphir.error+json";
 pub const REQUEST: &str = "application/x-morphir-request";
 /// No content (an empty request, e.g. to `get-capabilities`).
 pub const EMPTY: &str = "application/x-empty";
+/// Arbitrary bytes (the response of the `random` host function, a workspace file).
+pub const OCTET_STREAM: &str = "application/octet-stream";
+/// A [`crate::tea::UpdateRequest`]: what a runtime extension's `update` receives (its message
+/// and its model).
+pub const UPDATE: &str = "application/x-morphir-update";
 
 /// True for `application/json` and every `+json` structured-syntax type
 /// (`application/morphir-ir+json`, the error type, ...).

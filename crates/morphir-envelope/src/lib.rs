@@ -5,7 +5,8 @@
 //! This crate holds that type, the content types the project knows ([`content_type`]), the
 //! compact binary wire form that crosses the host/guest boundary ([`Envelope::encode`],
 //! [`Envelope::decode`]), the file bundle that frontends receive and backends return
-//! ([`FileBundle`]), and the constants of the guest ABI ([`abi`]).
+//! ([`FileBundle`]), the constants of the guest ABI ([`abi`]), the payloads of the standard
+//! library's host functions ([`stdlib`]) and of runtime extensions ([`tea`]).
 //!
 //! It is shared by the host (the runtime crate) and by guests (the SDK crate), so it depends on
 //! `serde` and `serde_json` only and compiles for `wasm32-unknown-unknown`. Nothing here knows the
@@ -20,13 +21,15 @@ mod wire;
 
 pub mod abi;
 pub mod content_type;
+pub mod stdlib;
+pub mod tea;
 
 pub use bundle::{BundleFile, FileBundle};
 pub use capabilities::{Capabilities, Capability};
 pub use envelope::{Envelope, Header};
 pub use error_payload::{ErrorPayload, KIND_ERROR};
 pub use request::StepRequest;
-pub use wire::{DecodeError, EnvelopeRef, WIRE_MAGIC, WIRE_VERSION};
+pub use wire::{DecodeError, EnvelopeRef, WIRE_MAGIC, WIRE_VERSION, base64_decode, base64_encode};
 
 /// The errors of this crate that are not wire-decoding errors.
 #[derive(Debug, thiserror::Error)]

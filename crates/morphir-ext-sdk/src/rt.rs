@@ -2,7 +2,10 @@
 
 use std::alloc::Layout;
 
+use morphir_envelope::tea::{Cmd, Next, Subscriptions, UpdateRequest};
 use morphir_envelope::{Envelope, ErrorPayload, StepRequest, abi};
+
+use crate::Program;
 
 /// Every ABI buffer is allocated with this alignment, so `alloc` and `free` agree on layouts.
 const ALIGN: usize = 8;
@@ -100,5 +103,51 @@ pub fn run_step(ptr: i32, len: i32, f: fn(StepRequest) -> Result<Envelope, Error
             ErrorPayload::new(format!("invalid step request: {e}")).with_code("abi")
         })?;
         f(request)
+    })
+}
+
+fn next<M: serde::Serialize>(model: &M, cmds: Vec<Cmd>) -> Result<Envelope, ErrorPayload> {
+    let model = serde_json::to_value(model)
+        .map_err(|e| ErrorPayload::new(format!("cannot encode the model as JSON: {e}")))?;
+    Envelope::json(&Next { model, cmds }).map_err(|e| ErrorPayload::new(e.to_string()))
+}
+
+fn model_of<P: Program>(envelope: &Envelope) -> Result<P::Model, ErrorPayload> {
+    envelope.as_json().map_err(|e| {
+        ErrorPayload::new(format!(
+            "the host sent a model this program cannot read: {e}"
+        ))
+        .with_code("invalid-model")
+    })
+}
+
+/// TEA `init`.
+pub fn run_init<P: Program>(ptr: i32, len: i32) -> i64 {
+    run_raw(ptr, len, |flags| {
+        let (model, cmds) = P::init(flags)?;
+        next(&model, cmds)
+    })
+}
+
+/// TEA `update`: decodes the [`UpdateRequest`] and the model.
+pub fn run_update<P: Program>(ptr: i32, len: i32) -> i64 {
+    run_raw(ptr, len, |envelope| {
+        let request = UpdateRequest::from_envelope(envelope).map_err(|e| {
+            ErrorPayload::new(format!("invalid update request: {e}")).with_code("abi")
+        })?;
+        let model = model_of::<P>(&request.model)?;
+        let (model, cmds) = P::update(request.msg, model)?;
+        next(&model, cmds)
+    })
+}
+
+/// TEA `subscriptions`.
+pub fn run_subscriptions<P: Program>(ptr: i32, len: i32) -> i64 {
+    run_raw(ptr, len, |envelope| {
+        let model = model_of::<P>(&envelope)?;
+        Envelope::json(&Subscriptions {
+            subs: P::subscriptions(&model),
+        })
+        .map_err(|e| ErrorPayload::new(e.to_string()))
     })
 }

@@ -65,6 +65,7 @@ fn config(specs: &[Spec<'_>]) -> Config {
                     .collect(),
                 env: Vec::new(),
                 cache: true,
+                cache_http: false,
                 location: location(line + 1, 8),
             };
             (name.to_owned(), task)

@@ -4,7 +4,7 @@ use kameo::Actor;
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::Infallible;
 use kameo::message::{Context, Message};
-use morphir_runtime::{CallOutput, Envelope, Operation};
+use morphir_runtime::{CallOutput, Envelope, HostContext, Operation};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::{Error, InstancePool};
@@ -38,6 +38,9 @@ pub struct RunStep {
     pub input: Envelope,
     /// The pool permit reserved for this call.
     pub permit: OwnedSemaphorePermit,
+    /// What the step's host functions may do (installed for this call only: pooled instances
+    /// serve other steps next).
+    pub context: HostContext,
 }
 
 impl Message<RunStep> for StepActor {
@@ -53,9 +56,10 @@ impl Message<RunStep> for StepActor {
             operation,
             input,
             permit,
+            context,
         } = msg;
         let mut instance = self.pool.checkout()?;
-        let result = instance.call(operation, &input);
+        let result = instance.call_with(operation, &input, &context);
         self.pool.checkin(instance);
         drop(permit);
         tracing::trace!(step = %self.step, ok = result.is_ok(), "step call finished");
@@ -63,12 +67,25 @@ impl Message<RunStep> for StepActor {
     }
 }
 
-/// Spawns a [`StepActor`] on a thread of its own for `step`, runs one call on it, and stops it.
+/// Spawns a [`StepActor`] on a thread of its own for `step`, runs one call on it (with no host
+/// grants: see [`run_on_actor_with`]), and stops it.
 pub async fn run_on_actor(
     step: &str,
     pool: Arc<InstancePool>,
     operation: Operation,
     input: Envelope,
+) -> Result<CallOutput, Error> {
+    run_on_actor_with(step, pool, operation, input, HostContext::default()).await
+}
+
+/// [`run_on_actor`] with the step's [`HostContext`] (its environment view, hosts, readable
+/// files and random seed).
+pub async fn run_on_actor_with(
+    step: &str,
+    pool: Arc<InstancePool>,
+    operation: Operation,
+    input: Envelope,
+    context: HostContext,
 ) -> Result<CallOutput, Error> {
     let permit = pool.reserve().await;
     let actor = StepActor::spawn_in_thread(StepActor {
@@ -80,6 +97,7 @@ pub async fn run_on_actor(
             operation,
             input,
             permit,
+            context,
         })
         .await;
     // The actor's work is done either way; let its thread end.

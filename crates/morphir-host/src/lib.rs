@@ -9,13 +9,19 @@
 //! live at once (compile once per build, at most `--jobs` instances: ten thousand steps do not
 //! mean ten thousand instances) and keeps idle ones warm for the next step.
 //!
+//! Runtime extensions (TEA) run on a [`ProgramActor`] each, which owns the program's instance
+//! and model, runs its commands and keeps its subscriptions live; [`Program`] is the host's
+//! handle (`start`, `send`, `poll`). See `program.rs`.
+//!
 //! Later, the daemon keeps pools alive between builds.
 
 mod actor;
 mod pool;
+mod program;
 
-pub use actor::{RunStep, StepActor, run_on_actor};
+pub use actor::{RunStep, StepActor, run_on_actor, run_on_actor_with};
 pub use pool::InstancePool;
+pub use program::{Program, ProgramActor, ProgramArgs, ProgramEvent, ProgramOptions};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +29,31 @@ pub enum Error {
     /// The extension failed (load or call); the runtime's error names it and the operation.
     #[error(transparent)]
     Runtime(#[from] morphir_runtime::Error),
+    /// The module is not a runtime extension (it exports no `init` and `update`).
+    #[error(
+        "extension `{extension}` is not a runtime extension: it does not export `init` and \
+         `update` (it implements: {operations}); run it in a build instead"
+    )]
+    NotAProgram {
+        /// The extension.
+        extension: String,
+        /// What it implements.
+        operations: String,
+    },
+    /// The program broke the runtime-extension ABI (an `init` output that is not a model).
+    #[error("extension `{extension}`: {reason}")]
+    Program {
+        /// The extension.
+        extension: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The program has stopped; it takes no more messages.
+    #[error("extension `{extension}`: the program has stopped")]
+    Stopped {
+        /// The extension.
+        extension: String,
+    },
     /// The actor stopped before it answered (it panicked, or the build is shutting down).
     #[error("the actor running `{step}` stopped before answering: {reason}")]
     Actor {

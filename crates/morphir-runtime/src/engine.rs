@@ -19,11 +19,11 @@ use extism::{
 use morphir_envelope::abi::{self, Operation};
 use morphir_envelope::{Capabilities, Envelope};
 
-use crate::Limits;
 use crate::adapter::{self, GUEST_MODULE, INTERNAL_MODULE, MAIN_MODULE};
 use crate::error::{CallError, Error, LoadError, Result};
 use crate::stdlib::{self, HostState, LogRecord};
 use crate::validate::{self, GuestInfo};
+use crate::{HostContext, Limits};
 
 /// Where compiled machine code is kept between processes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -420,6 +420,8 @@ impl Module {
                 .new_lane()
                 .map_err(|source| Error::load(self.inner.name.clone(), source))?,
         };
+        // A lane returned by an earlier instance keeps that instance's grants: start from none.
+        lock(&lane.state).set_context(HostContext::default());
         let mut instance = Instance {
             module: self.clone(),
             lane: Some(lane),
@@ -557,7 +559,32 @@ impl Instance {
         Ok(u64::from_le_bytes(bytes) as u32)
     }
 
-    /// Calls `op` with `input`.
+    /// Installs what the standard library may do for the calls that follow (until the next
+    /// `set_context`); a new instance allows nothing. The random stream restarts from the
+    /// context's seed. The context survives a discarded guest: it is the host's, not the
+    /// guest's.
+    pub fn set_context(&mut self, context: HostContext) {
+        lock(&self.lane().state).set_context(context);
+    }
+
+    /// The context as the guest left it (`set_env_var` changes its environment view).
+    pub fn context(&self) -> HostContext {
+        lock(&self.lane().state).context.clone()
+    }
+
+    /// [`Instance::set_context`], then [`Instance::call`]: one design-time call with its own
+    /// grants.
+    pub fn call_with(
+        &mut self,
+        op: Operation,
+        input: &Envelope,
+        context: &HostContext,
+    ) -> Result<CallOutput> {
+        self.set_context(context.clone());
+        self.call(op, input)
+    }
+
+    /// Calls `op` with `input`, under the installed [`HostContext`].
     pub fn call(&mut self, op: Operation, input: &Envelope) -> Result<CallOutput> {
         let fail = |module: &Module, source| Error::call(module.inner.name.clone(), op, source);
         if !self.module.implements(op) {
@@ -571,8 +598,12 @@ impl Instance {
             ));
         }
         let state = Arc::clone(&self.lane().state);
-        lock(&state).reset();
         let limits = self.module.inner.limits;
+        {
+            let mut state = lock(&state);
+            state.reset();
+            state.deadline = Some(std::time::Instant::now() + limits.max_execution_time);
+        }
         // The output cap is for step results; a capabilities document is small but must not be
         // refused by a tight cap meant for them.
         let max_output = if op == Operation::GetCapabilities {

@@ -15,21 +15,27 @@
 //! Guarantees:
 //! * bytes that are not a valid core Wasm module with our exports never reach the engine;
 //! * limits ([`Limits`]) hold per call: memory, wall-clock time, output size;
+//! * host functions (the standard library) do only what the instance's [`HostContext`] grants;
 //! * an instance that trapped, timed out or ran out of memory is discarded, and one step's
 //!   timeout never interrupts another instance (see `engine.rs` on lanes);
 //! * every error names the extension and the operation.
 
 mod adapter;
+mod context;
 mod engine;
 mod error;
+mod http;
 mod limits;
+mod names;
 mod stdlib;
 mod validate;
 
+pub use context::{HostContext, HttpPolicy, WorkspaceAccess};
 pub use engine::{CallOutput, CompileCache, Instance, Module, Runtime, RuntimeConfig};
 pub use error::{CallError, Error, LoadError, Result};
+pub use http::{HttpError, fetch as http_fetch};
 pub use limits::Limits;
-pub use stdlib::{LogLevel, LogRecord};
+pub use stdlib::{LogLevel, LogRecord, emit as emit_extension_log};
 
 /// Re-exported so callers need not depend on the envelope crate for the basic types.
 pub use morphir_envelope::{Capabilities, Envelope, Header, abi::Operation};

@@ -194,7 +194,6 @@ pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadErro
     let mut operations = BTreeSet::new();
     for op in Operation::ALL {
         if find(op.export_name()).is_some() {
-            // TEA's `update` is reserved: its signature comes with the runtime-extension ABI.
             require_func(
                 op.export_name(),
                 &[ValType::I32, ValType::I32],
@@ -210,6 +209,28 @@ pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadErro
     }
     if operations.len() == 1 {
         return Err(LoadError::NoOperations);
+    }
+    // A runtime (TEA) extension exports both `init` and `update`; `subscriptions` is optional.
+    match (
+        operations.contains(&Operation::Init),
+        operations.contains(&Operation::Update),
+    ) {
+        (true, false) => {
+            return Err(LoadError::MissingExport {
+                name: Operation::Update.export_name(),
+            });
+        }
+        (false, true) => {
+            return Err(LoadError::MissingExport {
+                name: Operation::Init.export_name(),
+            });
+        }
+        _ => {}
+    }
+    if operations.contains(&Operation::Subscriptions) && !operations.contains(&Operation::Init) {
+        return Err(LoadError::MissingExport {
+            name: Operation::Init.export_name(),
+        });
     }
     Ok(GuestInfo {
         operations,

@@ -128,7 +128,7 @@ fn from_config(runtime: &Runtime, config: &Config) -> anyhow::Result<Vec<Row>> {
 
 /// The runtime limits of an extension's `permissions`, runtime defaults for the rest: what a
 /// build applies, so a module whose initial memory is over `max_memory` fails here too.
-fn limits(ext: &Extension) -> Limits {
+pub(crate) fn limits(ext: &Extension) -> Limits {
     let mut limits = Limits::default();
     if let Some(size) = ext.permissions.max_memory {
         limits = limits.with_max_memory(size.bytes());

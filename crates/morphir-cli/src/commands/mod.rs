@@ -8,6 +8,7 @@ mod completions;
 mod extensions;
 mod graph;
 mod project;
+mod run;
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let verbose = cli.verbose;
@@ -16,6 +17,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Graph(args) => graph::run(&args),
         Command::Cache(args) => cache::run(&args),
         Command::Extensions(args) => extensions::run(&args),
+        Command::Run(args) => run::run(&args, verbose),
         Command::Completions(args) => completions::run(&args),
     };
     match result {

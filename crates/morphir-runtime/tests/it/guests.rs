@@ -10,7 +10,14 @@ fn capabilities_name_the_operations() {
     for (name, ops) in [
         (
             "echo",
-            vec!["frontend-compile", "transform", "backend-generate"],
+            vec![
+                "frontend-compile",
+                "transform",
+                "backend-generate",
+                "init",
+                "update",
+                "subscriptions",
+            ],
         ),
         ("docs-frontend", vec!["frontend-compile"]),
         ("title-case", vec!["transform"]),

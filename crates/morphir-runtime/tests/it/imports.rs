@@ -58,7 +58,13 @@ fn no_built_guest_imports_from_the_engine() {
             "docs-frontend.wasm",
             "echo.wasm",
             "html-backend.wasm",
-            "title-case.wasm"
+            "ir-eval.wasm",
+            "json-schema.wasm",
+            "keep-modules.wasm",
+            "morphir-ir-frontend.wasm",
+            "strip-docs.wasm",
+            "title-case.wasm",
+            "typescript.wasm"
         ]
     );
 }

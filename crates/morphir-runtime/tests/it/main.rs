@@ -4,5 +4,6 @@
 mod guests;
 mod hostile;
 mod imports;
+mod stdlib;
 mod support;
 mod wasmtime_direct;

@@ -84,3 +84,42 @@ pub(crate) fn wat_guest(extra: &str, transform_body: &str) -> Vec<u8> {
     );
     wat::parse_str(text).unwrap()
 }
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 (loopback only) for the `http` host function's tests:
+/// answers each request with `respond(request line)` (a whole response: status line, headers,
+/// body), closes the connection, and stops after `requests` requests or when dropped. The
+/// returned counter says how many requests it served.
+pub(crate) fn http_server(
+    requests: usize,
+    respond: impl Fn(&str) -> String + Send + 'static,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            // Skip the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.write_all(respond(request_line.trim_end()).as_bytes());
+        }
+    });
+    (port, served)
+}
+
+/// An HTTP response with `status` and a text `body`.
+pub(crate) fn http_response(status: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    )
+}

@@ -1,0 +1,132 @@
+//! What the host benches share: the `echo` guest, envelopes of a given size, and a bench actor
+//! that stays alive between calls.
+//!
+//! Included by each bench with `mod support;`; not every bench uses every item.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared by several bench binaries, each using part of it"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kameo::Actor;
+use kameo::actor::ActorRef;
+use kameo::error::Infallible;
+use kameo::message::{Context, Message};
+use morphir_host::InstancePool;
+use morphir_runtime::{
+    CallOutput, CompileCache, Envelope, Limits, Module, Operation, Runtime, RuntimeConfig,
+};
+
+/// The two envelope sizes of the benchmarks: 100 bytes and 1 MiB on the wire, header included.
+pub const SIZES: [usize; 2] = [100, 1 << 20];
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `echo` guest's bytes, built first (incrementally) by `scripts/build-extensions`.
+pub fn echo_bytes() -> Vec<u8> {
+    let root = repo();
+    let status = std::process::Command::new(root.join("scripts/build-extensions"))
+        .status()
+        .expect("run scripts/build-extensions");
+    assert!(status.success(), "scripts/build-extensions failed");
+    std::fs::read(root.join("extensions/dist/echo.wasm")).expect("extensions/dist/echo.wasm")
+}
+
+/// A runtime whose compiled code goes to `cache_dir` (a second load there is a cache load).
+pub fn runtime(cache_dir: &Path) -> Runtime {
+    Runtime::new(&RuntimeConfig {
+        compile_cache: CompileCache::Directory(cache_dir.to_owned()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime")
+}
+
+/// `echo`, loaded with default limits.
+pub fn echo_module(cache_dir: &Path) -> Module {
+    runtime(cache_dir)
+        .load("echo", echo_bytes(), Limits::default())
+        .expect("load echo")
+}
+
+/// An envelope of `size` bytes in wire form (as the runtime bench makes them). `echo` takes a
+/// bare envelope as a step's input and returns it, so output size = input size.
+pub fn envelope(size: usize) -> Envelope {
+    let header = Envelope::new("application/json", Vec::new()).encoded_len();
+    Envelope::new("application/json", vec![b'x'; size - header])
+}
+
+/// "100 B" or "1 MiB".
+pub fn size_name(size: usize) -> String {
+    if size >= 1 << 20 {
+        format!("{} MiB", size >> 20)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// A pool of `live` instances of `module`, all created up front (warm).
+pub fn warm_pool(module: &Module, live: usize) -> Arc<InstancePool> {
+    let pool = Arc::new(InstancePool::new(module.clone(), live));
+    let instances: Vec<_> = (0..live)
+        .map(|_| pool.checkout().expect("instantiate"))
+        .collect();
+    for instance in instances {
+        pool.checkin(instance);
+    }
+    pool
+}
+
+/// A long-lived actor doing what `morphir_host::StepActor` does for one `RunStep` (check an
+/// instance out of the pool, call, check it in), asked again and again. `StepActor` itself
+/// cannot be built outside its crate (its fields are private and it has no constructor), so
+/// the bench carries this copy of its handler.
+#[derive(Debug)]
+pub struct Caller {
+    pub pool: Arc<InstancePool>,
+}
+
+impl Actor for Caller {
+    type Args = Self;
+    type Error = Infallible;
+
+    fn on_start(
+        args: Self::Args,
+        _actor_ref: ActorRef<Self>,
+    ) -> impl Future<Output = Result<Self, Self::Error>> + Send {
+        std::future::ready(Ok(args))
+    }
+}
+
+/// Call `transform` with this envelope (shared: the bench measures the actor, not a copy).
+#[derive(Debug)]
+pub struct Call(pub Arc<Envelope>);
+
+impl Message<Call> for Caller {
+    type Reply = Result<CallOutput, morphir_host::Error>;
+
+    #[expect(
+        clippy::unused_async_trait_impl,
+        reason = "kameo's handler is async; this one blocks on purpose, on the actor's own thread"
+    )]
+    async fn handle(&mut self, msg: Call, _ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let mut instance = self.pool.checkout()?;
+        let result = instance.call(Operation::Transform, &msg.0);
+        self.pool.checkin(instance);
+        Ok(result?)
+    }
+}
+
+/// The tokio runtime the CLI builds (two workers; actors run on threads of their own).
+pub fn tokio() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

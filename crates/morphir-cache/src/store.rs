@@ -341,11 +341,26 @@ impl Store {
     /// this itself; call it after a hit too, so a later miss is explained against the run that
     /// really came last. Skips the write when nothing changed.
     pub fn set_last_run(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
+        // The common case on a cached build: nothing to write, so no lock either (three
+        // syscalls per step). A prune racing this read can only make it see no file, and then
+        // the write below takes the lock as any writer does.
+        if self.last_run_is(step_id, key, manifest)? {
+            return Ok(());
+        }
         let _lock = self.lock(false)?;
-        self.set_last_run_locked(step_id, key, manifest)
+        self.write_last_run(step_id, key, manifest)
     }
 
     fn set_last_run_locked(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
+        if self.last_run_is(step_id, key, manifest)? {
+            return Ok(());
+        }
+        self.write_last_run(step_id, key, manifest)
+    }
+
+    /// Whether the recorded last run of `step_id` is already `key` (refreshing its mtime, the
+    /// LRU clock prune reads, when it is).
+    fn last_run_is(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<bool> {
         let path = self.last_run_path(step_id);
         if let Some(read) = read_file(&path)?
             && let Ok(prev) = parse_last_run(step_id, &read.bytes)
@@ -353,8 +368,13 @@ impl Store {
             && prev.manifest == *manifest
         {
             fsutil::touch(&read, &path);
-            return Ok(());
+            return Ok(true);
         }
+        Ok(false)
+    }
+
+    fn write_last_run(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
+        let path = self.last_run_path(step_id);
         let entry = LastRun {
             step_id: step_id.to_owned(),
             key: *key,

@@ -13,7 +13,9 @@ use morphir_runtime::{CallOutput, Runtime};
 use tokio::task::JoinSet;
 
 use crate::extensions::{self, BuildExtension};
-use crate::{BuildError, BuildReport, Event, EventSink, MORPHIR_VERSION, StepReport, StepStatus};
+use crate::{
+    BuildError, BuildReport, Event, EventSink, Interrupt, MORPHIR_VERSION, StepReport, StepStatus,
+};
 
 /// How to run a build.
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ struct Scheduler {
     /// Directories input globs never read from: the cache and every backend's output. A set,
     /// checked against each input's few ancestors (a list scan per file was quadratic).
     excluded: std::collections::HashSet<PathBuf>,
+    /// Ctrl-C (or the caller's own request to stop).
+    interrupt: Interrupt,
 }
 
 fn operation(kind: StepKind) -> Operation {
@@ -80,12 +84,37 @@ fn millis(d: Duration) -> u64 {
 
 /// Runs the steps of `graph` (see the crate docs). Fails before running anything when an
 /// extension is unusable; a failing step is reported in the [`BuildReport`], not as an error.
+///
+/// Ctrl-C is listened for from the moment this is called (before extensions are checked), so
+/// a build that only restores cached steps stops cleanly too: the step being served finishes,
+/// the rest are reported cancelled.
 pub async fn build(
     config: Arc<Config>,
     graph: Arc<StepGraph>,
     runtime: Runtime,
     options: BuildOptions,
     events: EventSink,
+) -> Result<BuildReport, BuildError> {
+    let interrupt = Interrupt::new();
+    let _listening = match interrupt.listen_for_ctrl_c() {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            tracing::warn!("cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly");
+            None
+        }
+    };
+    build_with_interrupt(config, graph, runtime, options, events, interrupt).await
+}
+
+/// [`build`], stopped by `interrupt` instead of Ctrl-C (for a caller that owns the signal, such
+/// as a long-lived process running several builds).
+pub async fn build_with_interrupt(
+    config: Arc<Config>,
+    graph: Arc<StepGraph>,
+    runtime: Runtime,
+    options: BuildOptions,
+    events: EventSink,
+    interrupt: Interrupt,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let store = Store::open(&options.cache_dir).map_err(|source| BuildError::Cache {
@@ -132,6 +161,7 @@ pub async fn build(
         seq: AtomicU64::new(0),
         outputs: vec![None; steps],
         excluded,
+        interrupt,
     };
     (scheduler.events)(&Event::Planned { steps });
     let (reports, cancelled) = scheduler.run().await;
@@ -168,18 +198,16 @@ impl Scheduler {
         let jobs = self.options.jobs.max(1);
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
-        let mut running: JoinSet<(
-            Box<Job>,
-            StepReport,
-            Result<CallOutput, morphir_host::Error>,
-        )> = JoinSet::new();
+        let mut running: JoinSet<(Box<Job>, StepReport, Result<CallOutput, String>)> =
+            JoinSet::new();
         let mut stopping = false;
         let mut cancelled = false;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let interrupt = self.interrupt.clone();
 
         loop {
-            while !stopping && running.len() < jobs {
+            // Checked before every step: hits are served right here without awaiting, so a long
+            // run of them would otherwise never see Ctrl-C.
+            while !stopping && running.len() < jobs && !interrupt.is_triggered() {
                 let Some(index) = ready.pop() else { break };
                 match self.prepare(index) {
                     Prepared::Done(output, report) => {
@@ -194,40 +222,15 @@ impl Scheduler {
                         self.skip(&mut ready, &mut reports, index);
                         stopping |= !self.options.keep_going;
                     }
-                    Prepared::Run(job, report) => {
-                        (self.events)(&Event::Started {
-                            step: report.id.clone(),
-                        });
-                        let request = job.request.clone().with_header(Header {
-                            seqnum: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-                            session_id: self.session.clone(),
-                            kind: None,
-                        });
-                        let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
-                        running.spawn(async move {
-                            let started = Instant::now();
-                            let result = match job.extension.pool(&runtime, jobs).await {
-                                Ok(pool) => {
-                                    morphir_host::run_on_actor_with(
-                                        &step_id,
-                                        pool,
-                                        job.operation,
-                                        request,
-                                        job.context.clone(),
-                                    )
-                                    .await
-                                }
-                                Err(e) => Err(morphir_host::Error::Actor {
-                                    step: step_id.clone(),
-                                    reason: e.to_string(),
-                                }),
-                            };
-                            let mut report = report;
-                            report.duration_ms = millis(started.elapsed());
-                            (job, report, result)
-                        });
-                    }
+                    Prepared::Run(job, report) => self.dispatch(&mut running, job, report, jobs),
                 }
+            }
+            if interrupt.is_triggered() {
+                // Nothing is being written here: writes happen only in this task, between
+                // polls. Running calls are abandoned; their results are never stored.
+                cancelled = true;
+                running.abort_all();
+                break;
             }
             if running.is_empty() {
                 break;
@@ -248,17 +251,50 @@ impl Scheduler {
                         ready.complete(index);
                     }
                 }
-                _ = &mut ctrl_c => {
-                    // Nothing is being written here: writes happen only in this task, between
-                    // polls. Running calls are abandoned; their results are never stored.
-                    cancelled = true;
-                    running.abort_all();
-                    break;
-                }
+                () = interrupt.triggered() => {}
             }
         }
 
         (self.finalize(reports, cancelled), cancelled)
+    }
+
+    /// Starts a missed step on an actor.
+    fn dispatch(
+        &self,
+        running: &mut JoinSet<(Box<Job>, StepReport, Result<CallOutput, String>)>,
+        job: Box<Job>,
+        report: StepReport,
+        jobs: usize,
+    ) {
+        (self.events)(&Event::Started {
+            step: report.id.clone(),
+        });
+        let request = job.request.clone().with_header(Header {
+            seqnum: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            session_id: self.session.clone(),
+            kind: None,
+        });
+        let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
+        running.spawn(async move {
+            let started = Instant::now();
+            let result = match job.extension.pool(&runtime, jobs).await {
+                Ok(pool) => morphir_host::run_on_actor_with(
+                    &step_id,
+                    pool,
+                    job.operation,
+                    request,
+                    job.context.clone(),
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                // The module checked out before the build, but the engine refused it now
+                // (see `BuildExtension::pool`): the extension's problem, said as such.
+                Err(e) => Err(e.to_string()),
+            };
+            let mut report = report;
+            report.duration_ms = millis(started.elapsed());
+            (job, report, result)
+        });
     }
 
     /// Every step's report; steps that never ended were skipped (after a failure) or cancelled.
@@ -536,7 +572,7 @@ impl Scheduler {
         &mut self,
         job: &Job,
         mut report: StepReport,
-        result: Result<CallOutput, morphir_host::Error>,
+        result: Result<CallOutput, String>,
     ) -> StepReport {
         let step_id = report.id.clone();
         let extension = report.extension.clone();
@@ -544,7 +580,7 @@ impl Scheduler {
             Ok(output) => output,
             Err(e) => {
                 report.status = StepStatus::Failed;
-                report.error = Some(e.to_string());
+                report.error = Some(e);
                 return report;
             }
         };

@@ -78,6 +78,32 @@ fn operation(kind: StepKind) -> Operation {
     }
 }
 
+/// `file`'s path relative to `dir` as a file bundle carries it (UTF-8, `/`-separated, none of
+/// the characters the bundle refuses), or why it cannot be carried.
+fn bundle_path(file: &std::path::Path, dir: &std::path::Path) -> Result<String, &'static str> {
+    let rel = file.strip_prefix(dir).unwrap_or(file);
+    let mut parts = Vec::new();
+    for component in rel.components() {
+        let std::path::Component::Normal(part) = component else {
+            return Err("its path leaves the task's directory");
+        };
+        let Some(part) = part.to_str() else {
+            return Err("its name is not valid UTF-8, and a file bundle carries UTF-8 paths");
+        };
+        if part.contains(['\\', ':', '\0']) {
+            return Err(
+                "its name contains `\\` or `:`, which a file bundle refuses (they mean other \
+                 things on other systems)",
+            );
+        }
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        return Err("it is the task's directory itself");
+    }
+    Ok(parts.join("/"))
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -369,22 +395,27 @@ impl Scheduler {
         let mut readable = BTreeMap::new();
         let request = match step.kind {
             StepKind::Frontend => {
-                let files = match task.input_files() {
-                    // The build's own products are never its inputs: a glob like `**/*` must
-                    // not feed outputs back in (the build would never settle) or read the cache.
-                    Ok(mut files) => {
-                        files.retain(|f| !f.ancestors().any(|dir| self.excluded.contains(dir)));
-                        files
-                    }
-                    Err(e) => {
-                        return Self::fail(
-                            report,
-                            format!("cannot list the inputs of task `{}`: {e}", task.name),
-                        );
-                    }
+                let files = match self.input_files(task) {
+                    Ok(files) => files,
+                    Err(e) => return Self::fail(report, e),
                 };
                 let mut bundle = FileBundle::new();
                 for file in files {
+                    let rel = match bundle_path(&file, &task.dir) {
+                        Ok(rel) => rel,
+                        Err(why) => {
+                            return Self::fail(
+                                report,
+                                format!(
+                                    "task `{}`: input file {} cannot be passed to its frontend: \
+                                     {why}; rename it, or narrow the task's `inputs` so they do \
+                                     not match it",
+                                    task.name,
+                                    file.display()
+                                ),
+                            );
+                        }
+                    };
                     // The bytes hashed are the bytes the step gets: an input edited while the
                     // build runs cannot end up cached under a stale key.
                     let bytes = match std::fs::read(&file) {
@@ -392,16 +423,14 @@ impl Scheduler {
                         Err(e) => {
                             return Self::fail(
                                 report,
-                                format!("cannot read input {}: {e}", file.display()),
+                                format!(
+                                    "task `{}`: cannot read input {}: {e}",
+                                    task.name,
+                                    file.display()
+                                ),
                             );
                         }
                     };
-                    let rel = file.strip_prefix(&task.dir).unwrap_or(&file);
-                    let rel = rel
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
                     key.input_file(&rel, &Digest::of(&bytes));
                     readable.insert(rel.clone(), Some(*blake3::hash(&bytes).as_bytes()));
                     bundle.push(rel, bytes);
@@ -493,6 +522,34 @@ impl Scheduler {
             }),
             report,
         )
+    }
+
+    /// The files a task's frontend reads, sorted, without the build's own products. Warns
+    /// (every build, cached or not) about each pattern that matches no file.
+    fn input_files(&self, task: &morphir_config::Task) -> Result<Vec<PathBuf>, String> {
+        let matches = task
+            .input_matches()
+            .map_err(|e| format!("cannot list the inputs of task `{}`: {e}", task.name))?;
+        let mut files = Vec::new();
+        for (pattern, mut found) in matches {
+            // The build's own products are never its inputs: a glob like `**/*` must not feed
+            // outputs back in (the build would never settle) or read the cache.
+            found.retain(|f| !f.ancestors().any(|dir| self.excluded.contains(dir)));
+            if found.is_empty() {
+                // Not an error: an optional or generated directory may be empty. Said every
+                // time, because a typo here builds nothing and caches the empty result.
+                tracing::warn!(
+                    target: "morphir::build",
+                    "task `{}`: input pattern `{pattern}` matches no file (in {})",
+                    task.name,
+                    task.dir.display()
+                );
+            }
+            files.extend(found);
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
     }
 
     fn explain(&self, step_id: &str, manifest: &KeyManifest, task_cache: bool) -> Vec<String> {

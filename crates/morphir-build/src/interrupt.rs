@@ -57,8 +57,7 @@ impl Interrupt {
     /// the default action while the guard lives. Must be called inside a tokio runtime.
     pub(crate) fn listen_for_ctrl_c(&self) -> std::io::Result<ListenGuard> {
         #[cfg(unix)]
-        let mut signal =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         #[cfg(windows)]
         let mut signal = tokio::signal::windows::ctrl_c()?;
         let this = self.clone();

@@ -139,7 +139,10 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             ));
         }
         if !written.insert(file.path.clone()) {
-            return Err(refuse(Path::new(&file.path), "produced twice by the backend"));
+            return Err(refuse(
+                Path::new(&file.path),
+                "produced twice by the backend",
+            ));
         }
     }
     // Caught now, not at the rename, when other files would already be in place.
@@ -347,8 +350,14 @@ mod tests {
                 .with_file("a/b.txt", "below"),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("both a file and a directory"), "{err}");
-        assert!(!out.exists(), "the output directory it created is removed again");
+        assert!(
+            err.to_string().contains("both a file and a directory"),
+            "{err}"
+        );
+        assert!(
+            !out.exists(),
+            "the output directory it created is removed again"
+        );
     }
 
     #[test]

@@ -125,7 +125,9 @@ pub async fn build(
     let _listening = match interrupt.listen_for_ctrl_c() {
         Ok(guard) => Some(guard),
         Err(e) => {
-            tracing::warn!("cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly");
+            tracing::warn!(
+                "cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly"
+            );
             None
         }
     };

@@ -150,7 +150,7 @@ fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "extensions  {} ({}) capabilities remembered",
+        "extensions  {} ({})",
         stats.capabilities,
         human_size(stats.capability_bytes)
     )?;
@@ -211,8 +211,8 @@ fn removed(report: &PruneReport) -> String {
     if report.capabilities_removed > 0 {
         parts.push(count(
             report.capabilities_removed,
-            "remembered capabilities",
-            "remembered capabilities",
+            "extension capability record",
+            "extension capability records",
         ));
     }
     parts.push(count(report.temp_removed, "temp file", "temp files"));
@@ -240,8 +240,8 @@ fn clean(dir: &Path, shown: &Path) -> anyhow::Result<()> {
         count(before.last_runs, "last-run record", "last-run records"),
         count(
             before.capabilities,
-            "remembered capabilities",
-            "remembered capabilities"
+            "extension capability record",
+            "extension capability records"
         ),
         human_size(before.total_bytes),
         shown.display()

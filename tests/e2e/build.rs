@@ -768,7 +768,7 @@ permissions = { max_memory = "64KB" }"#,
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(summary, serde_json::Value::Null, "nothing ran");
     let err = crate::fixtures::redact(&stderr(&out), p.path());
-    insta::assert_snapshot!(err, @"error: morphir.toml:6:10: extension `echo` ([dist]/echo.wasm) cannot be loaded: its initial memory (1114112 bytes) is over max_memory (64000 bytes)");
+    insta::assert_snapshot!(err, @"error: morphir.toml:7:34: extension `echo` ([dist]/echo.wasm) cannot be loaded: its initial memory (1114112 bytes) is over max_memory (64000 bytes)");
 }
 
 #[cfg(unix)]
@@ -792,9 +792,8 @@ frontend = { extension = "echo", inputs = ["in/**/*.txt"] }
     p.write("in/c:d.txt", "colon");
     let (out, summary) = p.build_json(&[]);
     assert_eq!(out.status.code(), Some(1));
-    let error = summary["steps"][0]["error"].as_str().unwrap().to_owned();
-    let error = crate::fixtures::redact(&error, p.path());
-    insta::assert_snapshot!(error, @r"task `odd`: input file [project]/in/c:d.txt cannot be passed to its frontend: its name contains `\` or `:`, which a file bundle refuses (they mean other things on other systems); rename it, or narrow the task's `inputs` so they do not match it");
+    let error = summary["steps"][0]["error"].as_str().unwrap();
+    insta::assert_snapshot!(error, @r"task `odd`: input file in/c:d.txt cannot be passed to its frontend: its name contains `\` or `:`, which a file bundle refuses (they mean other things on other systems); rename it, or narrow the task's `inputs` so they do not match it");
 
     std::fs::remove_file(p.path().join("in/c:d.txt")).unwrap();
     let odd = p
@@ -833,9 +832,11 @@ frontend = { extension = "echo", inputs = ["in/*.txt", "docs/*.md"] }
         let (out, summary) = p.build_json(&[]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(steps_with(&summary, status), ["t:frontend"]);
-        let err = crate::fixtures::redact(&stderr(&out), p.path());
+        let err = stderr(&out);
         assert!(
-            err.contains("WARN morphir::build: task `t`: input pattern `docs/*.md` matches no file (in [project])"),
+            err.contains(
+                "WARN morphir::build: task `t`: input pattern `docs/*.md` matches no file\n"
+            ),
             "{err}"
         );
         assert!(!err.contains("in/*.txt"), "{err}");

@@ -540,11 +540,15 @@ impl Scheduler {
             if found.is_empty() {
                 // Not an error: an optional or generated directory may be empty. Said every
                 // time, because a typo here builds nothing and caches the empty result.
+                let relative_to = if task.dir.as_os_str().is_empty() {
+                    String::new()
+                } else {
+                    format!(" (relative to {})", task.dir.display())
+                };
                 tracing::warn!(
                     target: "morphir::build",
-                    "task `{}`: input pattern `{pattern}` matches no file (in {})",
+                    "task `{}`: input pattern `{pattern}` matches no file{relative_to}",
                     task.name,
-                    task.dir.display()
                 );
             }
             files.extend(found);

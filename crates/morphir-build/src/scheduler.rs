@@ -250,7 +250,37 @@ impl Scheduler {
                         self.skip(&mut ready, &mut reports, index);
                         stopping |= !self.options.keep_going;
                     }
-                    Prepared::Run(job, report) => self.dispatch(&mut running, job, report, jobs),
+                    Prepared::Run(job, report) => {
+                        (self.events)(&Event::Started {
+                            step: report.id.clone(),
+                        });
+                        let request = job.request.clone().with_header(Header {
+                            seqnum: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+                            session_id: self.session.clone(),
+                            kind: None,
+                        });
+                        let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
+                        running.spawn(async move {
+                            let started = Instant::now();
+                            let result = match job.extension.pool(&runtime, jobs).await {
+                                Ok(pool) => morphir_host::run_on_actor_with(
+                                    &step_id,
+                                    pool,
+                                    job.operation,
+                                    request,
+                                    job.context.clone(),
+                                )
+                                .await
+                                .map_err(|e| e.to_string()),
+                                // Checked before the build, refused by the engine now (see
+                                // `BuildExtension::pool`): said as the extension's problem.
+                                Err(e) => Err(e.to_string()),
+                            };
+                            let mut report = report;
+                            report.duration_ms = millis(started.elapsed());
+                            (job, report, result)
+                        });
+                    }
                 }
             }
             if interrupt.is_triggered() {
@@ -284,45 +314,6 @@ impl Scheduler {
         }
 
         (self.finalize(reports, cancelled), cancelled)
-    }
-
-    /// Starts a missed step on an actor.
-    fn dispatch(
-        &self,
-        running: &mut JoinSet<(Box<Job>, StepReport, Result<CallOutput, String>)>,
-        job: Box<Job>,
-        report: StepReport,
-        jobs: usize,
-    ) {
-        (self.events)(&Event::Started {
-            step: report.id.clone(),
-        });
-        let request = job.request.clone().with_header(Header {
-            seqnum: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-            session_id: self.session.clone(),
-            kind: None,
-        });
-        let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
-        running.spawn(async move {
-            let started = Instant::now();
-            let result = match job.extension.pool(&runtime, jobs).await {
-                Ok(pool) => morphir_host::run_on_actor_with(
-                    &step_id,
-                    pool,
-                    job.operation,
-                    request,
-                    job.context.clone(),
-                )
-                .await
-                .map_err(|e| e.to_string()),
-                // The module checked out before the build, but the engine refused it now
-                // (see `BuildExtension::pool`): the extension's problem, said as such.
-                Err(e) => Err(e.to_string()),
-            };
-            let mut report = report;
-            report.duration_ms = millis(started.elapsed());
-            (job, report, result)
-        });
     }
 
     /// Every step's report; steps that never ended were skipped (after a failure) or cancelled.

@@ -527,3 +527,318 @@ backends = [{ extension = "echo", output = "out", config = { mode = "files" } }]
     let files: Vec<String> = p.tree("out").into_iter().map(|(name, _)| name).collect();
     assert_eq!(files, [".morphir-outputs.json", "in/a.txt", "morphir.toml"]);
 }
+
+/// `count` tasks `t00`, `t01`, ...: an echo frontend over `in/*.txt` with `frontend_config`, and
+/// an echo backend that copies the input files to `out/tNN`.
+fn echo_tasks(count: usize, frontend_config: &str) -> String {
+    let mut config = String::from(
+        r#"
+[project]
+name = "many"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+"#,
+    );
+    for i in 0..count {
+        std::fmt::Write::write_fmt(
+            &mut config,
+            format_args!(
+                r#"
+[tasks.t{i:02}]
+frontend = {{ extension = "echo", inputs = ["in/*.txt"], config = {frontend_config} }}
+backends = [{{ extension = "echo", output = "out/t{i:02}", config = {{ mode = "files" }} }}]
+"#
+            ),
+        )
+        .expect("writing to a String");
+    }
+    config
+}
+
+/// Every path under `dir` (files and directories, hidden ones included), relative and sorted.
+fn all_paths(dir: &std::path::Path) -> Vec<String> {
+    fn walk(base: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            out.push(path.strip_prefix(base).unwrap().display().to_string());
+            if path.is_dir() {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_a_run_of_cache_hits_stops_cleanly() {
+    use std::io::{BufRead as _, Read as _};
+
+    // Each frontend logs 100 rounds of five lines; a hit replays the warn and error ones
+    // (about 9 KB of stderr per task), so the 48 hits print far more than a pipe holds.
+    let p = Project::new(&echo_tasks(48, r#"{ mode = "log", arg = "100" }"#));
+    p.write("in/a.txt", "a");
+    p.write("in/b.txt", "b");
+    let (out, _) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every step is a hit now; with the outputs gone, every backend hit restores files.
+    std::fs::remove_dir_all(p.path().join("out")).unwrap();
+
+    let mut child = std::process::Command::new(morphir_tests::morphir_bin())
+        .current_dir(p.path())
+        .args(["build", "--json"])
+        .env("XDG_CACHE_HOME", p.path().join(".xdg"))
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let summary = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    // The build is serving hits once it replays a cached line. From here this test reads
+    // nothing until the signal is sent: the build soon blocks writing to the full pipe, in the
+    // middle of its hits, and cannot finish them before it is interrupted.
+    let mut seen = String::new();
+    while !seen.contains("(cached)") {
+        seen.clear();
+        assert_ne!(err.read_line(&mut seen).unwrap(), 0, "stderr ended early");
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Time for the signal to be handled while the build is blocked (it is not a wait for the
+    // build: that cannot move on until stderr is read below).
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary.join().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("build interrupted in"), "{rest}");
+    assert_eq!(summary["cancelled"], true);
+    let cached = steps_with(&summary, "cached");
+    let cancelled = steps_with(&summary, "cancelled");
+    assert!(!cached.is_empty() && !cancelled.is_empty(), "{summary}");
+    assert_eq!(cached.len() + cancelled.len(), 96, "{summary}");
+
+    // Each backend's outputs are complete or absent; no temporary file anywhere.
+    let expected = [".morphir-outputs.json", "in", "in/a.txt", "in/b.txt"];
+    let mut restored = 0;
+    for i in 0..48 {
+        let dir = p.path().join(format!("out/t{i:02}"));
+        if dir.exists() {
+            assert_eq!(all_paths(&dir), expected, "out/t{i:02}");
+            assert_eq!(p.read(&format!("out/t{i:02}/in/b.txt")), "b");
+            restored += 1;
+        }
+    }
+    let backends_cached = cached.iter().filter(|s| s.contains(":backend:")).count();
+    assert_eq!(restored, backends_cached);
+    assert!(
+        all_paths(&p.path().join("out"))
+            .iter()
+            .all(|f| !f.contains("morphir-tmp")),
+        "a temporary file was left"
+    );
+}
+
+#[test]
+fn a_backend_whose_outputs_fail_part_way_writes_nothing_and_caches_nothing() {
+    let p = Project::new(
+        r#"
+[project]
+name = "partial"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+
+[tasks.copy]
+frontend = { extension = "echo", inputs = ["in/**/*.txt"] }
+backends = [{ extension = "echo", output = "out", config = { mode = "files" } }]
+"#,
+    );
+    p.write("in/a.txt", "a");
+    p.write("in/z/b.txt", "b");
+    // The user's file where the second output needs a directory: the first output is fine,
+    // the second cannot be written.
+    p.write("out/in/z", "mine");
+    let (out, summary) = p.build_json(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(steps_with(&summary, "failed"), ["copy:backend:echo"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("is a file where the output needs a directory"),
+        "{err}"
+    );
+    assert_eq!(
+        all_paths(&p.path().join("out")),
+        ["in", "in/z"],
+        "the first file is not written either, and no temporary file is left"
+    );
+    assert_eq!(p.read("out/in/z"), "mine");
+
+    // Nothing was cached for the failed step: it runs again once it can succeed.
+    std::fs::remove_file(p.path().join("out/in/z")).unwrap();
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(steps_with(&summary, "executed"), ["copy:backend:echo"]);
+    assert_eq!(p.read("out/in/z/b.txt"), "b");
+}
+
+#[test]
+fn guest_logs_are_capped_per_call_and_the_note_is_replayed_from_the_cache() {
+    // 300 rounds of five lines: 1,500 lines, of which 1,000 are kept.
+    let p = Project::new(&echo_tasks(1, r#"{ mode = "log", arg = "300" }"#));
+    p.write("in/a.txt", "a");
+    let note = "[t00:frontend] warn: extension `echo` logged more than one call may keep \
+                (1000 lines or 1048576 bytes): 500 more lines (4800 bytes) dropped";
+    let first = p.morphir(&["build"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = stderr(&first);
+    assert!(text.contains(note), "{text}");
+    // Warn and error lines are shown by default: 2 of every 5 kept lines.
+    assert_eq!(
+        text.matches("[t00:frontend] error: error line").count(),
+        200
+    );
+
+    let second = p.morphir(&["build"]);
+    let text = stderr(&second);
+    assert!(
+        text.contains(&note.replace("warn:", "warn (cached):")),
+        "{text}"
+    );
+    assert_eq!(text.matches("(cached)").count(), 401, "{text}");
+}
+
+#[test]
+fn a_module_that_cannot_load_is_a_configuration_error_before_anything_runs_even_when_its_capabilities_are_remembered()
+ {
+    let config = echo_tasks(1, r#"{ mode = "echo" }"#);
+    let p = Project::new(&config);
+    p.write("in/a.txt", "a");
+    assert!(p.build_json(&[]).0.status.success());
+
+    // A fully cached build compiles no module: a fresh compile cache stays empty.
+    let xdg = p.path().join(".xdg-fresh");
+    let out = std::process::Command::new(morphir_tests::morphir_bin())
+        .current_dir(p.path())
+        .args(["build", "--json"])
+        .env("XDG_CACHE_HOME", &xdg)
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(steps_with(&summary, "cached").len(), 2, "{}", stderr(&out));
+    let code = xdg.join("morphir/wasmtime/code");
+    let compiled: Vec<String> = all_paths(&code)
+        .into_iter()
+        .filter(|f| code.join(f).is_file())
+        .collect();
+    assert_eq!(
+        compiled,
+        Vec::<String>::new(),
+        "a fully cached build compiled a module"
+    );
+
+    // Its capabilities are remembered, but under this max_memory the module cannot load: the
+    // build stops before any step, as for any configuration error.
+    p.set_config(&config.replace(
+        r#"path = "{echo}" }"#,
+        r#"path = "{echo}" }
+permissions = { max_memory = "64KB" }"#,
+    ));
+    let (out, summary) = p.build_json(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(summary, serde_json::Value::Null, "nothing ran");
+    let err = crate::fixtures::redact(&stderr(&out), p.path());
+    insta::assert_snapshot!(err, @"error: morphir.toml:7:34: extension `echo` ([dist]/echo.wasm) cannot be loaded: its initial memory (1114112 bytes) is over max_memory (64000 bytes)");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_input_whose_name_a_file_bundle_cannot_carry_is_named_with_its_task_and_the_reason() {
+    use std::os::unix::ffi::OsStrExt as _;
+
+    let p = Project::new(
+        r#"
+[project]
+name = "names"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+
+[tasks.odd]
+frontend = { extension = "echo", inputs = ["in/**/*.txt"] }
+"#,
+    );
+    p.write("in/c:d.txt", "colon");
+    let (out, summary) = p.build_json(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = summary["steps"][0]["error"].as_str().unwrap();
+    insta::assert_snapshot!(error, @r"task `odd`: input file in/c:d.txt cannot be passed to its frontend: its name contains `\` or `:`, which a file bundle refuses (they mean other things on other systems); rename it, or narrow the task's `inputs` so they do not match it");
+
+    std::fs::remove_file(p.path().join("in/c:d.txt")).unwrap();
+    let odd = p
+        .path()
+        .join("in")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::write(odd.join("menu.txt"), "latin-1").unwrap();
+    let (out, summary) = p.build_json(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let error = summary["steps"][0]["error"].as_str().unwrap();
+    assert!(error.starts_with("task `odd`: input file "), "{error}");
+    assert!(
+        error.contains("menu.txt cannot be passed to its frontend: its name is not valid UTF-8"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_input_pattern_that_matches_nothing_is_warned_about_on_every_build() {
+    let p = Project::new(
+        r#"
+[project]
+name = "empty"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+
+[tasks.t]
+frontend = { extension = "echo", inputs = ["in/*.txt", "docs/*.md"] }
+"#,
+    );
+    p.write("in/a.txt", "a");
+    for status in ["executed", "cached"] {
+        let (out, summary) = p.build_json(&[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(steps_with(&summary, status), ["t:frontend"]);
+        let err = stderr(&out);
+        assert!(
+            err.contains(
+                "WARN morphir::build: task `t`: input pattern `docs/*.md` matches no file\n"
+            ),
+            "{err}"
+        );
+        assert!(!err.contains("in/*.txt"), "{err}");
+    }
+}

@@ -83,6 +83,8 @@ fn stats_of_a_cache_that_does_not_exist_is_empty_and_creates_nothing() {
     {
       "blob_bytes": 0,
       "blobs": 0,
+      "capabilities": 0,
+      "capability_bytes": 0,
       "dir": "cache",
       "entries": 0,
       "entry_bytes": 0,
@@ -265,4 +267,73 @@ fn a_cache_that_cannot_be_used_is_a_run_time_failure() {
         err.starts_with("error: cache: cannot create directory cache/v1/blobs"),
         "{err}"
     );
+}
+
+#[test]
+fn remembered_extension_capabilities_are_counted_pruned_by_age_and_cleaned() {
+    let dir = project(
+        r#"
+[project]
+name = "caps"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{dist}/echo.wasm" }
+
+[tasks.t]
+frontend = { extension = "echo", inputs = ["in/*.txt"] }
+"#,
+    );
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    std::fs::write(dir.path().join("in/a.txt"), "a").unwrap();
+    let out = morphir(dir.path(), &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let caps_dir = dir
+        .path()
+        .join("cache")
+        .join(morphir_cache::CAPABILITIES_DIR);
+    let entries: Vec<_> = std::fs::read_dir(&caps_dir).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1);
+    let json = stats_json(dir.path());
+    assert_eq!(json["capabilities"], 1);
+    let size = entries[0].metadata().unwrap().len();
+    assert_eq!(json["capability_bytes"], size);
+    let text = stdout(&morphir(dir.path(), &["cache", "stats"]));
+    assert!(
+        text.contains(&format!("extensions  1 ({size} B)")),
+        "{text}"
+    );
+
+    // Used recently: kept. Unused for 40 days: removed (the next build compiles the module
+    // once to learn its capabilities again).
+    let out = morphir(dir.path(), &["cache", "prune", "--max-age", "30d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stats_json(dir.path())["capabilities"], 1);
+    std::fs::File::options()
+        .write(true)
+        .open(entries[0].path())
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_hours(40 * 24))
+        .unwrap();
+    let out = morphir(dir.path(), &["cache", "prune", "--max-age", "30d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 extension capability record"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stats_json(dir.path())["capabilities"], 0);
+
+    let out = morphir(dir.path(), &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stats_json(dir.path())["capabilities"], 1);
+    let out = morphir(dir.path(), &["cache", "clean"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 extension capability record"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!caps_dir.exists());
+    assert_eq!(stats_json(dir.path())["total_bytes"], 0);
 }

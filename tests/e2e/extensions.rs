@@ -46,6 +46,26 @@ fn json_output_names_protocol_operations_and_hash() {
             "subscriptions"
         ])
     );
+    // The SDK names one capability per role when the author names none.
+    let named: Vec<&str> = echo["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "frontend-compile",
+            "transform",
+            "backend-generate",
+            "program"
+        ]
+    );
+    assert_eq!(
+        echo["capabilities"][1]["description"],
+        "Transforms Morphir IR into Morphir IR."
+    );
     let hash = echo["hash"].as_str().unwrap();
     assert!(
         hash.starts_with("blake3:") && hash.len() == 7 + 64,

@@ -25,6 +25,22 @@ pub enum BuildError {
         #[source]
         source: morphir_runtime::Error,
     },
+    /// A module the runtime refuses: it does not validate, breaks the ABI, starts with more
+    /// memory than `max_memory`, or the engine cannot compile or instantiate it.
+    #[error(
+        "{location}: extension `{extension}` ({}) cannot be loaded: {reason}",
+        module.display()
+    )]
+    Unloadable {
+        /// The extension.
+        extension: String,
+        /// Its module file.
+        module: std::path::PathBuf,
+        /// Where the module's path is declared.
+        location: Location,
+        /// What the runtime said.
+        reason: String,
+    },
     /// An extension is used in a role it does not declare.
     #[error(
         "{location}: extension `{extension}` is used as a {role} here, but it does not implement \

@@ -27,8 +27,31 @@ pub(crate) struct BuildExtension {
     /// `permissions.allowed_hosts`: non-empty means it may use HTTP (not cached by default).
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) location: morphir_config::Location,
+    /// The module file.
+    module: PathBuf,
     pub(crate) capabilities: Capabilities,
+    /// Where its capabilities are remembered.
+    capabilities_path: PathBuf,
     pool: OnceCell<Arc<InstancePool>>,
+}
+
+/// The runtime's refusal of `name`'s module as a configuration error (the runtime's message
+/// already names the extension; the error names it once).
+fn unloadable(
+    name: &str,
+    module: &Path,
+    location: &morphir_config::Location,
+    error: &morphir_runtime::Error,
+) -> BuildError {
+    let reason = error
+        .load_error()
+        .map_or_else(|| error.to_string(), ToString::to_string);
+    BuildError::Unloadable {
+        extension: name.to_owned(),
+        module: module.to_owned(),
+        location: location.clone(),
+        reason,
+    }
 }
 
 impl BuildExtension {
@@ -48,9 +71,12 @@ impl BuildExtension {
                 })
                 .await
                 .expect("module load does not panic")
-                .map_err(|source| BuildError::Extension {
-                    location: self.location.clone(),
-                    source,
+                .map_err(|e| {
+                    // It passed the checks before the build but the engine refused it (the
+                    // memo of its capabilities came from elsewhere, or the engine changed):
+                    // forget the memo, so the next build compiles it up front and stops there.
+                    let _ = std::fs::remove_file(&self.capabilities_path);
+                    unloadable(&self.name, &self.module, &self.location, &e)
                 })?;
                 Ok(Arc::new(InstancePool::new(module, max_live)))
             })
@@ -73,24 +99,43 @@ fn limits(ext: &Extension) -> Limits {
 /// Capabilities are remembered per module hash, so a fully cached build compiles nothing.
 fn capabilities_path(cache_root: &Path, hash: &[u8; 32]) -> PathBuf {
     cache_root
-        .join("capabilities-v1")
+        .join(morphir_cache::CAPABILITIES_DIR)
         .join(format!("{}.json", blake3::Hash::from_bytes(*hash).to_hex()))
 }
 
 fn read_capabilities(path: &Path) -> Option<Capabilities> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    let file = std::fs::File::open(path).ok()?;
+    let caps = serde_json::from_reader(std::io::BufReader::new(&file)).ok()?;
+    // `morphir cache prune --max-age` removes entries by mtime: keep it the time of last use
+    // (at most one write a day per module).
+    let now = std::time::SystemTime::now();
+    let stale = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_or(true, |m| {
+            now.duration_since(m)
+                .is_ok_and(|age| age > std::time::Duration::from_hours(24))
+        });
+    if stale {
+        let _ = file.set_modified(now);
+    }
+    Some(caps)
 }
 
 fn write_capabilities(path: &Path, caps: &Capabilities) {
     // Best effort: without it the next build only compiles the module again.
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        // `.tmp-` first: the name `morphir cache prune` knows a leftover temp file by.
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = path.with_file_name(format!(".tmp-{name}-{}", std::process::id()));
         std::fs::write(
             &tmp,
             serde_json::to_vec(caps).map_err(std::io::Error::other)?,
         )?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
     };
     if let Err(e) = write() {
         tracing::debug!("cannot remember capabilities at {}: {e}", path.display());
@@ -168,7 +213,14 @@ fn prepare_one(
     let limits = limits(ext);
     let caps_path = capabilities_path(cache_root, &hash);
     let pool = OnceCell::new();
+    let refused = |e: morphir_runtime::Error| {
+        unloadable(&ext.name, &ext.source.path, &ext.source.path_location, &e)
+    };
     let capabilities = if let Some(caps) = read_capabilities(&caps_path) {
+        // Seen before: no compile (a fully cached build must not pay for one), but the checks a
+        // load makes first, which depend on this configuration too (`max_memory`): a module
+        // that cannot load is a configuration error now, not a failed step later.
+        runtime.check(&ext.name, &bytes, limits).map_err(refused)?;
         caps
     } else {
         {
@@ -176,10 +228,7 @@ fn prepare_one(
             // the steps that will need it.
             let module = runtime
                 .load(&ext.name, bytes.clone(), limits)
-                .map_err(|source| BuildError::Extension {
-                    location: ext.source.path_location.clone(),
-                    source,
-                })?;
+                .map_err(refused)?;
             let caps = module.capabilities().clone();
             write_capabilities(&caps_path, &caps);
             let _ = pool.set(Arc::new(InstancePool::new(module, max_live)));
@@ -201,7 +250,9 @@ fn prepare_one(
         env: ext.permissions.env.clone(),
         allowed_hosts: ext.permissions.allowed_hosts.clone(),
         location: ext.source.path_location.clone(),
+        module: ext.source.path.clone(),
         capabilities,
+        capabilities_path: caps_path,
         pool,
     })
 }

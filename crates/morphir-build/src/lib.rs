@@ -17,15 +17,17 @@ mod error;
 mod events;
 mod extensions;
 mod grants;
+mod interrupt;
 mod outputs;
 mod report;
 mod scheduler;
 
 pub use error::BuildError;
 pub use events::{Event, EventSink};
+pub use interrupt::Interrupt;
 pub use outputs::{OUTPUT_MANIFEST, write_outputs};
 pub use report::{BuildReport, StepReport, StepStatus};
-pub use scheduler::{BuildOptions, build};
+pub use scheduler::{BuildOptions, build, build_with_interrupt};
 
 /// This executor's version; part of every cache key.
 pub const MORPHIR_VERSION: &str = env!("CARGO_PKG_VERSION");

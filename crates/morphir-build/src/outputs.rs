@@ -4,8 +4,13 @@
 //! * paths are clean and relative (the bundle decoder refuses `..`, absolute paths, empty
 //!   components), and nothing on the way to a file may be a symbolic link: a link planted in
 //!   the output directory cannot redirect a write outside it;
-//! * each file is written to a temporary file beside it and renamed into place, so it is
-//!   complete or absent, never half-written;
+//! * the whole bundle is staged first: every check made and every changed file written to a
+//!   temporary file beside its final name; only then are the temporary files renamed into
+//!   place. So a failure while writing (a disk full, a file where a directory is needed) leaves
+//!   the directory as it was, with no temporary file and no directory the bundle created: the
+//!   step's outputs are complete or absent. (A rename failing part-way, which needs the
+//!   directory to change under the build, can still leave some files renamed; the step fails
+//!   and caches nothing.)
 //! * a file whose bytes are already right is not rewritten (a cached build touches nothing);
 //! * files the backend produced last time but not this time are removed. What the backend
 //!   produced is recorded in [`OUTPUT_MANIFEST`] inside the directory; files the backend never
@@ -29,7 +34,8 @@ fn refuse(path: &Path, why: &str) -> io::Error {
 }
 
 /// Creates `dir` and every directory below it on the way to `rel`, refusing symbolic links.
-fn ensure_dirs(dir: &Path, rel: &Path) -> io::Result<()> {
+/// Directories it creates are pushed on `created`, outermost first.
+fn ensure_dirs(dir: &Path, rel: &Path, created: &mut Vec<PathBuf>) -> io::Result<()> {
     let mut at = dir.to_path_buf();
     for component in rel.components() {
         at.push(component);
@@ -42,48 +48,120 @@ fn ensure_dirs(dir: &Path, rel: &Path) -> io::Result<()> {
             }
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(refuse(&at, "is a file where the output needs a directory")),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(&at)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&at)?;
+                created.push(at.clone());
+            }
             Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// The temporary name `path` is staged under (hidden, beside it, so the rename stays within
+/// one directory and one filesystem).
+fn staging_name(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.morphir-tmp-{}", std::process::id()));
+    path.with_file_name(format!(".{name}.morphir-tmp-{}", std::process::id()))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = staging_name(path);
     fs::write(&tmp, bytes)?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
 }
 
+/// Files written to their temporary names, and directories created for them; dropped without
+/// [`Staged::commit`], it removes them all.
+#[derive(Default)]
+struct Staged {
+    /// (temporary, final) paths.
+    files: Vec<(PathBuf, PathBuf)>,
+    dirs: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl Staged {
+    /// Renames every staged file into place.
+    fn commit(mut self) -> io::Result<()> {
+        self.committed = true;
+        let files = std::mem::take(&mut self.files);
+        let mut result = Ok(());
+        for (tmp, path) in files {
+            if result.is_ok() {
+                result = fs::rename(&tmp, &path);
+            }
+            if result.is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for (tmp, _) in &self.files {
+            let _ = fs::remove_file(tmp);
+        }
+        // Innermost first; a directory that is not empty (someone else's file) stays.
+        for dir in self.dirs.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Writes `bundle` into `dir` under the rules of the module docs.
 pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
+    let mut staged = Staged::default();
     if let Some(parent) = dir.parent() {
         fs::create_dir_all(parent)?;
     }
     ensure_dirs(
         dir.parent().unwrap_or(dir),
         Path::new(dir.file_name().unwrap_or_default()),
+        &mut staged.dirs,
     )?;
     let mut written = BTreeSet::new();
     for file in &bundle.files {
-        let rel = PathBuf::from(&file.path);
         if file.path == OUTPUT_MANIFEST {
             return Err(refuse(
-                &rel,
+                Path::new(&file.path),
                 "is reserved for morphir's record of the outputs",
             ));
         }
         if !written.insert(file.path.clone()) {
-            return Err(refuse(&rel, "produced twice by the backend"));
+            return Err(refuse(
+                Path::new(&file.path),
+                "produced twice by the backend",
+            ));
         }
+    }
+    // Caught now, not at the rename, when other files would already be in place.
+    for file in &bundle.files {
+        let mut prefix = file.path.as_str();
+        while let Some((parent, _)) = prefix.rsplit_once('/') {
+            if written.contains(parent) {
+                return Err(refuse(
+                    Path::new(parent),
+                    "is both a file and a directory in the backend's output",
+                ));
+            }
+            prefix = parent;
+        }
+    }
+    for file in &bundle.files {
+        let rel = PathBuf::from(&file.path);
         if let Some(parent) = rel.parent() {
-            ensure_dirs(dir, parent)?;
+            ensure_dirs(dir, parent, &mut staged.dirs)?;
         }
         let path = dir.join(&rel);
         match fs::symlink_metadata(&path) {
@@ -103,8 +181,12 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        write_atomic(&path, &file.content)?;
+        let tmp = staging_name(&path);
+        // Recorded before writing: a write that fails half-way leaves a file to remove.
+        staged.files.push((tmp.clone(), path));
+        fs::write(&tmp, &file.content)?;
     }
+    staged.commit()?;
 
     // Remove what the backend produced last time and no longer does.
     let manifest_path = dir.join(OUTPUT_MANIFEST);
@@ -217,6 +299,65 @@ mod tests {
         std::os::unix::fs::symlink(&victim, out.join("sub")).unwrap();
         write_outputs(&out, &FileBundle::new().with_file("a.txt", "a")).unwrap();
         assert_eq!(fs::read_to_string(victim.join("b.txt")).unwrap(), "keep me");
+    }
+
+    /// Every file in `dir`, hidden ones included, relative and sorted.
+    fn listing(dir: &Path) -> Vec<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+            for entry in fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
+                if path.is_dir() {
+                    walk(base, &path, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(dir, dir, &mut out);
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_write_failing_part_way_leaves_the_directory_as_it_was() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        write_outputs(&out, &FileBundle::new().with_file("a.txt", "old")).unwrap();
+        // A file of the user's where the second output needs a directory.
+        fs::write(out.join("d"), "user file").unwrap();
+        let before = listing(&out);
+        let err = write_outputs(
+            &out,
+            &FileBundle::new()
+                .with_file("a.txt", "new")
+                .with_file("b/c.txt", "c")
+                .with_file("d/x.txt", "x"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("needs a directory"), "{err}");
+        assert_eq!(listing(&out), before, "no temp file, no new directory");
+        assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "old");
+    }
+
+    #[test]
+    fn a_path_that_is_both_a_file_and_a_directory_is_refused_before_writing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let err = write_outputs(
+            &out,
+            &FileBundle::new()
+                .with_file("a", "file")
+                .with_file("a/b.txt", "below"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("both a file and a directory"),
+            "{err}"
+        );
+        assert!(
+            !out.exists(),
+            "the output directory it created is removed again"
+        );
     }
 
     #[test]

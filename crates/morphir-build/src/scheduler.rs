@@ -13,7 +13,9 @@ use morphir_runtime::{CallOutput, Runtime};
 use tokio::task::JoinSet;
 
 use crate::extensions::{self, BuildExtension};
-use crate::{BuildError, BuildReport, Event, EventSink, MORPHIR_VERSION, StepReport, StepStatus};
+use crate::{
+    BuildError, BuildReport, Event, EventSink, Interrupt, MORPHIR_VERSION, StepReport, StepStatus,
+};
 
 /// How to run a build.
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ struct Scheduler {
     /// Directories input globs never read from: the cache and every backend's output. A set,
     /// checked against each input's few ancestors (a list scan per file was quadratic).
     excluded: std::collections::HashSet<PathBuf>,
+    /// Ctrl-C (or the caller's own request to stop).
+    interrupt: Interrupt,
 }
 
 fn operation(kind: StepKind) -> Operation {
@@ -74,18 +78,71 @@ fn operation(kind: StepKind) -> Operation {
     }
 }
 
+/// `file`'s path relative to `dir` as a file bundle carries it (UTF-8, `/`-separated, none of
+/// the characters the bundle refuses), or why it cannot be carried.
+fn bundle_path(file: &std::path::Path, dir: &std::path::Path) -> Result<String, &'static str> {
+    let rel = file.strip_prefix(dir).unwrap_or(file);
+    let mut parts = Vec::new();
+    for component in rel.components() {
+        let std::path::Component::Normal(part) = component else {
+            return Err("its path leaves the task's directory");
+        };
+        let Some(part) = part.to_str() else {
+            return Err("its name is not valid UTF-8, and a file bundle carries UTF-8 paths");
+        };
+        if part.contains(['\\', ':', '\0']) {
+            return Err(
+                "its name contains `\\` or `:`, which a file bundle refuses (they mean other \
+                 things on other systems)",
+            );
+        }
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        return Err("it is the task's directory itself");
+    }
+    Ok(parts.join("/"))
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Runs the steps of `graph` (see the crate docs). Fails before running anything when an
 /// extension is unusable; a failing step is reported in the [`BuildReport`], not as an error.
+///
+/// Ctrl-C is listened for from the moment this is called (before extensions are checked), so
+/// a build that only restores cached steps stops cleanly too: the step being served finishes,
+/// the rest are reported cancelled.
 pub async fn build(
     config: Arc<Config>,
     graph: Arc<StepGraph>,
     runtime: Runtime,
     options: BuildOptions,
     events: EventSink,
+) -> Result<BuildReport, BuildError> {
+    let interrupt = Interrupt::new();
+    let _listening = match interrupt.listen_for_ctrl_c() {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            tracing::warn!(
+                "cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly"
+            );
+            None
+        }
+    };
+    build_with_interrupt(config, graph, runtime, options, events, interrupt).await
+}
+
+/// [`build`], stopped by `interrupt` instead of Ctrl-C (for a caller that owns the signal, such
+/// as a long-lived process running several builds).
+pub async fn build_with_interrupt(
+    config: Arc<Config>,
+    graph: Arc<StepGraph>,
+    runtime: Runtime,
+    options: BuildOptions,
+    events: EventSink,
+    interrupt: Interrupt,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let store = Store::open(&options.cache_dir).map_err(|source| BuildError::Cache {
@@ -132,6 +189,7 @@ pub async fn build(
         seq: AtomicU64::new(0),
         outputs: vec![None; steps],
         excluded,
+        interrupt,
     };
     (scheduler.events)(&Event::Planned { steps });
     let (reports, cancelled) = scheduler.run().await;
@@ -168,18 +226,16 @@ impl Scheduler {
         let jobs = self.options.jobs.max(1);
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
-        let mut running: JoinSet<(
-            Box<Job>,
-            StepReport,
-            Result<CallOutput, morphir_host::Error>,
-        )> = JoinSet::new();
+        let mut running: JoinSet<(Box<Job>, StepReport, Result<CallOutput, String>)> =
+            JoinSet::new();
         let mut stopping = false;
         let mut cancelled = false;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let interrupt = self.interrupt.clone();
 
         loop {
-            while !stopping && running.len() < jobs {
+            // Checked before every step: hits are served right here without awaiting, so a long
+            // run of them would otherwise never see Ctrl-C.
+            while !stopping && running.len() < jobs && !interrupt.is_triggered() {
                 let Some(index) = ready.pop() else { break };
                 match self.prepare(index) {
                     Prepared::Done(output, report) => {
@@ -207,20 +263,18 @@ impl Scheduler {
                         running.spawn(async move {
                             let started = Instant::now();
                             let result = match job.extension.pool(&runtime, jobs).await {
-                                Ok(pool) => {
-                                    morphir_host::run_on_actor_with(
-                                        &step_id,
-                                        pool,
-                                        job.operation,
-                                        request,
-                                        job.context.clone(),
-                                    )
-                                    .await
-                                }
-                                Err(e) => Err(morphir_host::Error::Actor {
-                                    step: step_id.clone(),
-                                    reason: e.to_string(),
-                                }),
+                                Ok(pool) => morphir_host::run_on_actor_with(
+                                    &step_id,
+                                    pool,
+                                    job.operation,
+                                    request,
+                                    job.context.clone(),
+                                )
+                                .await
+                                .map_err(|e| e.to_string()),
+                                // Checked before the build, refused by the engine now (see
+                                // `BuildExtension::pool`): said as the extension's problem.
+                                Err(e) => Err(e.to_string()),
                             };
                             let mut report = report;
                             report.duration_ms = millis(started.elapsed());
@@ -228,6 +282,13 @@ impl Scheduler {
                         });
                     }
                 }
+            }
+            if interrupt.is_triggered() {
+                // Nothing is being written here: writes happen only in this task, between
+                // polls. Running calls are abandoned; their results are never stored.
+                cancelled = true;
+                running.abort_all();
+                break;
             }
             if running.is_empty() {
                 break;
@@ -248,13 +309,7 @@ impl Scheduler {
                         ready.complete(index);
                     }
                 }
-                _ = &mut ctrl_c => {
-                    // Nothing is being written here: writes happen only in this task, between
-                    // polls. Running calls are abandoned; their results are never stored.
-                    cancelled = true;
-                    running.abort_all();
-                    break;
-                }
+                () = interrupt.triggered() => {}
             }
         }
 
@@ -333,22 +388,27 @@ impl Scheduler {
         let mut readable = BTreeMap::new();
         let request = match step.kind {
             StepKind::Frontend => {
-                let files = match task.input_files() {
-                    // The build's own products are never its inputs: a glob like `**/*` must
-                    // not feed outputs back in (the build would never settle) or read the cache.
-                    Ok(mut files) => {
-                        files.retain(|f| !f.ancestors().any(|dir| self.excluded.contains(dir)));
-                        files
-                    }
-                    Err(e) => {
-                        return Self::fail(
-                            report,
-                            format!("cannot list the inputs of task `{}`: {e}", task.name),
-                        );
-                    }
+                let files = match self.input_files(task) {
+                    Ok(files) => files,
+                    Err(e) => return Self::fail(report, e),
                 };
                 let mut bundle = FileBundle::new();
                 for file in files {
+                    let rel = match bundle_path(&file, &task.dir) {
+                        Ok(rel) => rel,
+                        Err(why) => {
+                            return Self::fail(
+                                report,
+                                format!(
+                                    "task `{}`: input file {} cannot be passed to its frontend: \
+                                     {why}; rename it, or narrow the task's `inputs` so they do \
+                                     not match it",
+                                    task.name,
+                                    file.display()
+                                ),
+                            );
+                        }
+                    };
                     // The bytes hashed are the bytes the step gets: an input edited while the
                     // build runs cannot end up cached under a stale key.
                     let bytes = match std::fs::read(&file) {
@@ -356,16 +416,14 @@ impl Scheduler {
                         Err(e) => {
                             return Self::fail(
                                 report,
-                                format!("cannot read input {}: {e}", file.display()),
+                                format!(
+                                    "task `{}`: cannot read input {}: {e}",
+                                    task.name,
+                                    file.display()
+                                ),
                             );
                         }
                     };
-                    let rel = file.strip_prefix(&task.dir).unwrap_or(&file);
-                    let rel = rel
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
                     key.input_file(&rel, &Digest::of(&bytes));
                     readable.insert(rel.clone(), Some(*blake3::hash(&bytes).as_bytes()));
                     bundle.push(rel, bytes);
@@ -459,6 +517,38 @@ impl Scheduler {
         )
     }
 
+    /// The files a task's frontend reads, sorted, without the build's own products. Warns
+    /// (every build, cached or not) about each pattern that matches no file.
+    fn input_files(&self, task: &morphir_config::Task) -> Result<Vec<PathBuf>, String> {
+        let matches = task
+            .input_matches()
+            .map_err(|e| format!("cannot list the inputs of task `{}`: {e}", task.name))?;
+        let mut files = Vec::new();
+        for (pattern, mut found) in matches {
+            // The build's own products are never its inputs: a glob like `**/*` must not feed
+            // outputs back in (the build would never settle) or read the cache.
+            found.retain(|f| !f.ancestors().any(|dir| self.excluded.contains(dir)));
+            if found.is_empty() {
+                // Not an error: an optional or generated directory may be empty. Said every
+                // time, because a typo here builds nothing and caches the empty result.
+                let relative_to = if task.dir.as_os_str().is_empty() {
+                    String::new()
+                } else {
+                    format!(" (relative to {})", task.dir.display())
+                };
+                tracing::warn!(
+                    target: "morphir::build",
+                    "task `{}`: input pattern `{pattern}` matches no file{relative_to}",
+                    task.name,
+                );
+            }
+            files.extend(found);
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
     fn explain(&self, step_id: &str, manifest: &KeyManifest, task_cache: bool) -> Vec<String> {
         if !task_cache {
             return vec!["the task has cache = false".to_owned()];
@@ -536,7 +626,7 @@ impl Scheduler {
         &mut self,
         job: &Job,
         mut report: StepReport,
-        result: Result<CallOutput, morphir_host::Error>,
+        result: Result<CallOutput, String>,
     ) -> StepReport {
         let step_id = report.id.clone();
         let extension = report.extension.clone();
@@ -544,7 +634,7 @@ impl Scheduler {
             Ok(output) => output,
             Err(e) => {
                 report.status = StepStatus::Failed;
-                report.error = Some(e.to_string());
+                report.error = Some(e);
                 return report;
             }
         };

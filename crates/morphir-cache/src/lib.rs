@@ -49,6 +49,12 @@ pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
 pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions};
 
+/// The directory under the cache root where the build remembers each extension module's
+/// capabilities, one `<blake3 of the module>.json` per module, so a fully cached build compiles
+/// nothing. Not part of a bucket: it does not depend on the cache format. `stats` counts it,
+/// `prune` removes its entries by age, `clean` removes it.
+pub const CAPABILITIES_DIR: &str = "capabilities-v1";
+
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -48,6 +48,10 @@ pub struct Stats {
     pub last_runs: u64,
     /// Their total size in bytes.
     pub last_run_bytes: u64,
+    /// Remembered capabilities of extension modules ([`crate::CAPABILITIES_DIR`]).
+    pub capabilities: u64,
+    /// Their total size in bytes.
+    pub capability_bytes: u64,
     /// Temp files (writes in progress, or left by a crashed writer).
     pub temp_files: u64,
     /// Their total size in bytes.
@@ -104,11 +108,14 @@ pub struct PruneReport {
     pub blobs_removed: u64,
     /// Last-run entries older than `max_age`, or corrupt.
     pub last_runs_removed: u64,
+    /// Remembered capabilities not used for `max_age` (the next build that needs one compiles
+    /// its module once to learn them again).
+    pub capabilities_removed: u64,
     /// Stale temp files.
     pub temp_removed: u64,
     /// Bytes freed.
     pub bytes_freed: u64,
-    /// Bytes left (records, blobs, last-run entries).
+    /// Bytes left (records, blobs, last-run entries, remembered capabilities).
     pub bytes_remaining: u64,
 }
 
@@ -189,6 +196,15 @@ fn hashed_name<T: std::str::FromStr + std::fmt::Display>(
 
 fn is_temp(entry: &Entry) -> bool {
     entry.name.starts_with(TMP_PREFIX)
+}
+
+/// `<64 hex digits>.json`: a capabilities entry.
+fn is_capabilities(entry: &Entry) -> bool {
+    entry
+        .name
+        .strip_suffix(".json")
+        .and_then(|hex| hex.parse::<Digest>().ok().map(|d| d.to_string() == hex))
+        .unwrap_or(false)
 }
 
 fn older_than(modified: SystemTime, now: SystemTime, age: Duration) -> bool {
@@ -287,7 +303,56 @@ impl Store {
                 }
             }
         }
+        for e in list(&self.capabilities_dir(), false)? {
+            if is_temp(&e) {
+                s.temp_files += 1;
+                s.temp_bytes += e.len;
+            } else if is_capabilities(&e) {
+                s.capabilities += 1;
+                s.capability_bytes += e.len;
+            } else {
+                continue;
+            }
+            s.total_bytes += e.len;
+        }
         Ok(s)
+    }
+
+    /// [`crate::CAPABILITIES_DIR`] under the root.
+    fn capabilities_dir(&self) -> PathBuf {
+        self.root().join(crate::CAPABILITIES_DIR)
+    }
+
+    /// Remembered capabilities: by age only. They are a few hundred bytes per module, so the
+    /// size limit leaves them be; removing one costs a compile of its module. The build
+    /// refreshes an entry's mtime when it uses it, so the age is time since last use.
+    fn prune_capabilities(
+        &self,
+        now: SystemTime,
+        options: &PruneOptions,
+        report: &mut PruneReport,
+    ) -> Result<u64> {
+        let mut kept = 0;
+        for e in list(&self.capabilities_dir(), false)? {
+            let old = if is_temp(&e) {
+                older_than(e.modified, now, options.temp_grace)
+            } else if is_capabilities(&e) {
+                expired(&e, now, options)
+            } else {
+                continue;
+            };
+            if old && remove(&e.path)? {
+                report.bytes_freed += e.len;
+                if is_temp(&e) {
+                    report.temp_removed += 1;
+                } else {
+                    report.capabilities_removed += 1;
+                }
+            } else if !is_temp(&e) {
+                kept += e.len;
+            }
+        }
+        Ok(kept)
     }
 
     /// Evicts records by age, then least recently used first until the size limit holds, then
@@ -357,7 +422,7 @@ impl Store {
                 report.bytes_freed += e.len;
             }
         }
-        report.bytes_remaining = size;
+        report.bytes_remaining = size + self.prune_capabilities(now, options, &mut report)?;
         tracing::info!(?report, "pruned the cache");
         Ok(report)
     }
@@ -401,8 +466,9 @@ impl Store {
         Ok(scan)
     }
 
-    /// Removes every entry of this bucket and every other version's bucket (`<root>/v<N>`).
-    /// Other files under the root (such as a README) are left alone.
+    /// Removes every entry of this bucket, every other version's bucket (`<root>/v<N>`) and the
+    /// remembered capabilities (`<root>/capabilities-v<N>`). Other files under the root (such
+    /// as a README) are left alone.
     pub fn clean(&self) -> Result<()> {
         let _lock = self.lock(true)?;
         for dir in [ACTIONS, BLOBS, STEPS] {
@@ -413,6 +479,13 @@ impl Store {
                 Err(e) => return Err(io_err("remove", &path)(e)),
             }
             fs::create_dir_all(&path).map_err(io_err("create directory", &path))?;
+        }
+        // Remembered capabilities go too, of every version of their layout.
+        for (path, meta) in read_dir(self.root())? {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if meta.is_dir() && name.starts_with("capabilities-v") {
+                fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+            }
         }
         let ours = format!("v{CACHE_FORMAT_VERSION}");
         for (path, meta) in read_dir(self.root())? {

@@ -217,15 +217,31 @@ impl Task {
     /// The files the frontend's `inputs` globs match now, sorted and without duplicates (the
     /// paths are `dir` joined with the match). Directories are skipped.
     pub fn input_files(&self) -> std::io::Result<Vec<PathBuf>> {
-        let mut files = Vec::new();
-        for pattern in &self.frontend.inputs {
-            let matches = crate::paths::expand_glob(&self.dir, pattern)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-            files.extend(matches.into_iter().filter(|p| p.is_file()));
-        }
+        let mut files: Vec<PathBuf> = self
+            .input_matches()?
+            .into_iter()
+            .flat_map(|(_, matches)| matches)
+            .collect();
         files.sort();
         files.dedup();
         Ok(files)
+    }
+
+    /// Each of the frontend's `inputs` globs with the files it matches now, in the order of
+    /// `inputs` (so a caller can say which pattern matches nothing). Directories are skipped.
+    pub fn input_matches(&self) -> std::io::Result<Vec<(&str, Vec<PathBuf>)>> {
+        self.frontend
+            .inputs
+            .iter()
+            .map(|pattern| {
+                let matches = crate::paths::expand_glob(&self.dir, pattern)
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                Ok((
+                    pattern.as_str(),
+                    matches.into_iter().filter(|p| p.is_file()).collect(),
+                ))
+            })
+            .collect()
     }
 }
 

@@ -45,6 +45,18 @@ pub struct Capability {
     pub return_schema: Option<String>,
 }
 
+impl Capability {
+    /// A capability without schemas.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            params_schema: None,
+            return_schema: None,
+        }
+    }
+}
+
 impl Capabilities {
     /// True when `operation` (a seed name such as `transform`) is listed.
     pub fn implements(&self, operation: &str) -> bool {

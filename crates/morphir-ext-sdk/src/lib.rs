@@ -158,6 +158,11 @@ pub trait Program {
 /// Emits the guest ABI for the given implementations. Every key but `name` is optional; give at
 /// least one of `frontend`, `transform`, `backend`, `program`.
 ///
+/// `capabilities` lists the named capabilities of the capabilities document (the seed's
+/// `capability` record). Without it (or with an empty list) there is one per role the module
+/// implements: `frontend-compile`, `transform`, `backend-generate`, and `program` for a runtime
+/// extension, each with a sentence saying what the role does.
+///
 /// ```ignore
 /// export! {
 ///     name: "my-extension",
@@ -165,6 +170,7 @@ pub trait Program {
 ///     description: "What it does.",
 ///     accepts: ["application/morphir-ir+json"],
 ///     produces: ["application/x-morphir-files"],
+///     capabilities: [Capability::new("summarise", "Summarises each module.")],
 ///     frontend: MyFrontend,
 ///     transform: MyTransform,
 ///     backend: MyBackend,
@@ -179,6 +185,7 @@ macro_rules! export {
         $(, description: $description:expr)?
         $(, accepts: [$($accepts:expr),* $(,)?])?
         $(, produces: [$($produces:expr),* $(,)?])?
+        $(, capabilities: [$($capability:expr),* $(,)?])?
         $(, frontend: $frontend:ty)?
         $(, transform: $transform:ty)?
         $(, backend: $backend:ty)?
@@ -217,6 +224,9 @@ macro_rules! export {
                 $( let version: &str = $version; )?
                 let description: &str = "";
                 $( let description: &str = $description; )?
+                let named: ::std::vec::Vec<$crate::Capability> =
+                    ::std::vec![$($($capability),*)?];
+                let named = $crate::rt::named_capabilities(named, &operations);
                 let capabilities = $crate::Capabilities {
                     name: ::std::string::String::from($name),
                     version: version.into(),
@@ -224,7 +234,7 @@ macro_rules! export {
                     operations,
                     accepts: ::std::vec![$($($accepts.into()),*)?],
                     produces: ::std::vec![$($($produces.into()),*)?],
-                    capabilities: ::std::vec::Vec::new(),
+                    capabilities: named,
                 };
                 $crate::Envelope::json(&capabilities)
                     .map_err(|e| $crate::ErrorPayload::new(e.to_string()))

@@ -3,7 +3,7 @@
 use std::alloc::Layout;
 
 use morphir_envelope::tea::{Cmd, Next, Subscriptions, UpdateRequest};
-use morphir_envelope::{Envelope, ErrorPayload, StepRequest, abi};
+use morphir_envelope::{Capability, Envelope, ErrorPayload, StepRequest, abi};
 
 use crate::Program;
 
@@ -39,6 +39,28 @@ pub fn free(ptr: i32, len: i32) {
         // returned (also from `alloc`), with the same length.
         unsafe { std::alloc::dealloc(ptr as u32 as usize as *mut u8, layout) }
     }
+}
+
+/// The named capabilities [`crate::export!`] reports: the author's, or one per role the module
+/// implements (so the document never claims nothing while the module does something).
+pub fn named_capabilities(given: Vec<Capability>, operations: &[String]) -> Vec<Capability> {
+    if !given.is_empty() {
+        return given;
+    }
+    let mut named = Vec::new();
+    for op in operations {
+        let description = match op.as_str() {
+            "frontend-compile" => "Compiles source files into Morphir IR.",
+            "transform" => "Transforms Morphir IR into Morphir IR.",
+            "backend-generate" => "Generates files from Morphir IR.",
+            // The three TEA operations are one capability.
+            "init" => "Runs as a program (init, update, subscriptions).",
+            _ => continue,
+        };
+        let name = if op == "init" { "program" } else { op.as_str() };
+        named.push(Capability::new(name, description));
+    }
+    named
 }
 
 /// Puts `envelope` in a fresh [`alloc`] buffer and returns its packed location.
@@ -150,4 +172,23 @@ pub fn run_subscriptions<P: Program>(ptr: i32, len: i32) -> i64 {
         })
         .map_err(|e| ErrorPayload::new(e.to_string()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_capabilities_follow_the_operations_unless_given() {
+        let ops: Vec<String> = ["transform", "init", "update", "subscriptions"]
+            .map(String::from)
+            .to_vec();
+        let names: Vec<String> = named_capabilities(Vec::new(), &ops)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["transform", "program"]);
+        let own = vec![Capability::new("summarise", "Summarises.")];
+        assert_eq!(named_capabilities(own.clone(), &ops), own);
+    }
 }

@@ -62,15 +62,18 @@ pub enum GraphError {
     #[error("{}", Cycles(.0))]
     Cycles(Vec<Cycle>),
     /// A target named on the command line is not a task.
-    #[error("unknown task `{name}`{}", match suggestion {
-        Some(s) => format!("; did you mean `{s}`?"),
-        None => "; `morphir tasks` lists them".to_owned(),
+    #[error("unknown task `{name}`{}", match (suggestion, known.as_slice()) {
+        (Some(s), _) => format!("; did you mean `{s}`?"),
+        (None, []) => "; the configuration has no tasks".to_owned(),
+        (None, known) => format!("; the tasks are: {}", known.join(", ")),
     })]
     UnknownTask {
         /// The name as given.
         name: String,
         /// The closest task name, if any is close.
         suggestion: Option<String>,
+        /// Every task of the graph, sorted (said when no name is close).
+        known: Vec<String>,
     },
     /// A `depends_on` entry names no task. The loader already refuses this; it can only come
     /// from a configuration built by hand.

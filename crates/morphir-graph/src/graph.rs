@@ -255,6 +255,7 @@ impl StepGraph {
                 return Err(GraphError::UnknownTask {
                     name: target.to_owned(),
                     suggestion: did_you_mean(target, self.tasks.keys().map(String::as_str)),
+                    known: self.tasks.keys().cloned().collect(),
                 });
             }
             queue.extend(matches);

@@ -278,7 +278,7 @@ fn subgraph_selects_targets_and_their_dependencies() {
     let error = graph.subgraph_for(&["zzz"]).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "unknown task `zzz`; `morphir tasks` lists them"
+        "unknown task `zzz`; the tasks are: app/docs, base, web/docs"
     );
 }
 

@@ -109,13 +109,7 @@ impl Runtime {
     /// then it is instantiated once to check its ABI version and read its capabilities.
     pub fn load(&self, name: &str, bytes: Vec<u8>, limits: Limits) -> Result<Module> {
         let fail = |source| Error::load(name.to_owned(), source);
-        let info = validate::inspect(&bytes, self.inner.max_module_size).map_err(fail)?;
-        if info.initial_memory > limits.max_memory {
-            return Err(fail(LoadError::InitialMemory {
-                initial: info.initial_memory,
-                limit: limits.max_memory,
-            }));
-        }
+        let info = self.inspect(&bytes, limits).map_err(fail)?;
         let host_indices: Vec<i32> = info
             .host_imports
             .iter()
@@ -162,6 +156,29 @@ impl Runtime {
             .expect("no instance outlives probe()")
             .capabilities = Some(capabilities);
         Ok(module)
+    }
+}
+
+impl Runtime {
+    /// The checks [`Runtime::load`] makes before compiling (size, validation, our ABI's shape,
+    /// initial memory against `limits`), without compiling or running anything: for a caller
+    /// that already knows the module's capabilities and must not pay for a compile it may never
+    /// need, but wants a module that cannot load refused up front.
+    pub fn check(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<()> {
+        self.inspect(bytes, limits)
+            .map(drop)
+            .map_err(|source| Error::load(name.to_owned(), source))
+    }
+
+    fn inspect(&self, bytes: &[u8], limits: Limits) -> Result<GuestInfo, LoadError> {
+        let info = validate::inspect(bytes, self.inner.max_module_size)?;
+        if info.initial_memory > limits.max_memory {
+            return Err(LoadError::InitialMemory {
+                initial: info.initial_memory,
+                limit: limits.max_memory,
+            });
+        }
+        Ok(info)
     }
 }
 

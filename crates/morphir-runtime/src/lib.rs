@@ -35,7 +35,9 @@ pub use engine::{CallOutput, CompileCache, Instance, Module, Runtime, RuntimeCon
 pub use error::{CallError, Error, LoadError, Result};
 pub use http::{HttpError, fetch as http_fetch};
 pub use limits::Limits;
-pub use stdlib::{LogLevel, LogRecord, emit as emit_extension_log};
+pub use stdlib::{
+    LogLevel, LogRecord, MAX_LOG_BYTES_PER_CALL, MAX_LOG_LINES_PER_CALL, emit as emit_extension_log,
+};
 
 /// Re-exported so callers need not depend on the envelope crate for the basic types.
 pub use morphir_envelope::{Capabilities, Envelope, Header, abi::Operation};

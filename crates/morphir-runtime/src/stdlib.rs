@@ -83,6 +83,21 @@ pub struct LogRecord {
     pub message: String,
 }
 
+/// At most this many log lines are kept (and emitted) per call; the rest are dropped and counted.
+pub const MAX_LOG_LINES_PER_CALL: usize = 1_000;
+/// At most this many bytes of log text are kept per call (a line that would go over is dropped
+/// whole).
+pub const MAX_LOG_BYTES_PER_CALL: usize = 1024 * 1024;
+
+/// What a call logged past the caps.
+#[derive(Debug, Default, Clone, Copy)]
+struct Dropped {
+    lines: usize,
+    bytes: usize,
+    /// Where the note about them sits in the call's logs.
+    note: usize,
+}
+
 /// The `kind` the guest SDK's panic hook uses: the message is the panic's, and a trap that
 /// follows is reported with it.
 pub(crate) const KIND_PANIC: &str = "panic";
@@ -91,6 +106,10 @@ pub(crate) const KIND_PANIC: &str = "panic";
 pub(crate) struct HostState {
     pub(crate) extension: String,
     pub(crate) logs: Vec<LogRecord>,
+    /// Bytes of text in `logs`.
+    log_bytes: usize,
+    /// Lines over the caps, once there are any.
+    dropped: Option<Dropped>,
     pub(crate) panic: Option<String>,
     pub(crate) fault: Option<String>,
     /// What the host functions may do; see [`HostContext`].
@@ -122,6 +141,8 @@ impl HostState {
         Self {
             extension,
             logs: Vec::new(),
+            log_bytes: 0,
+            dropped: None,
             panic: None,
             fault: None,
             rng: rng(&context.seed),
@@ -133,6 +154,8 @@ impl HostState {
     /// Per call: logs and failure notes start empty. The context stays.
     pub(crate) fn reset(&mut self) {
         self.logs.clear();
+        self.log_bytes = 0;
+        self.dropped = None;
         self.panic = None;
         self.fault = None;
     }
@@ -143,10 +166,55 @@ impl HostState {
         self.context = context;
     }
 
-    /// Logs a line under the extension's name and keeps it with the call's logs.
+    /// Logs a line under the extension's name and keeps it with the call's logs, within the
+    /// per-call caps ([`MAX_LOG_LINES_PER_CALL`], [`MAX_LOG_BYTES_PER_CALL`]). Past them, lines
+    /// are dropped and counted in one `warn` note kept with the logs (so a cache hit replays
+    /// it too), emitted once when the first line is dropped.
     fn record(&mut self, level: LogLevel, message: String) {
-        emit(&self.extension, level, &message);
-        self.logs.push(LogRecord { level, message });
+        let kept = self.logs.len() - usize::from(self.dropped.is_some());
+        if self.dropped.is_none()
+            && kept < MAX_LOG_LINES_PER_CALL
+            && self.log_bytes + message.len() <= MAX_LOG_BYTES_PER_CALL
+        {
+            emit(&self.extension, level, &message);
+            self.log_bytes += message.len();
+            self.logs.push(LogRecord { level, message });
+            return;
+        }
+        let dropped = self.dropped.get_or_insert_with(|| Dropped {
+            note: self.logs.len(),
+            ..Dropped::default()
+        });
+        dropped.lines += 1;
+        dropped.bytes += message.len();
+        let first = dropped.lines == 1;
+        let note = format!(
+            "extension `{}` logged more than one call may keep ({MAX_LOG_LINES_PER_CALL} lines \
+             or {MAX_LOG_BYTES_PER_CALL} bytes): {} more line{} ({} bytes) dropped",
+            self.extension,
+            dropped.lines,
+            if dropped.lines == 1 { "" } else { "s" },
+            dropped.bytes
+        );
+        let at = dropped.note;
+        if first {
+            emit(
+                &self.extension,
+                LogLevel::Warn,
+                &format!(
+                    "extension `{}` logged more than one call may keep \
+                     ({MAX_LOG_LINES_PER_CALL} lines or {MAX_LOG_BYTES_PER_CALL} bytes); the \
+                     rest of this call's lines are dropped",
+                    self.extension
+                ),
+            );
+            self.logs.push(LogRecord {
+                level: LogLevel::Warn,
+                message: note,
+            });
+        } else {
+            self.logs[at].message = note;
+        }
     }
 
     /// A refused call: logged at `warn` under target `morphir::permissions` with the extension's
@@ -518,6 +586,39 @@ mod tests {
         assert!(
             refused.error_payload().unwrap().message.contains("`PATH`"),
             "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn logs_are_capped_per_call_by_lines_and_bytes_with_one_note() {
+        let mut s = state();
+        for i in 0..MAX_LOG_LINES_PER_CALL + 7 {
+            s.record(LogLevel::Info, format!("line {i}"));
+        }
+        assert_eq!(s.logs.len(), MAX_LOG_LINES_PER_CALL + 1);
+        let note = s.logs.last().unwrap();
+        assert_eq!(note.level, LogLevel::Warn);
+        assert!(
+            note.message.ends_with("7 more lines (63 bytes) dropped"),
+            "{}",
+            note.message
+        );
+
+        // The next call starts with the whole allowance; a huge line is dropped whole.
+        s.reset();
+        s.record(LogLevel::Info, "small".into());
+        s.record(LogLevel::Info, "x".repeat(MAX_LOG_BYTES_PER_CALL));
+        s.record(LogLevel::Info, "after".into());
+        let messages: Vec<&str> = s.logs.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0], "small");
+        assert!(
+            messages[1].ends_with(&format!(
+                "2 more lines ({} bytes) dropped",
+                MAX_LOG_BYTES_PER_CALL + 5
+            )),
+            "{}",
+            messages[1]
         );
     }
 }

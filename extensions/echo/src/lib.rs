@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `fail`  | returns an error envelope |
 //! | `panic` | panics (the guest traps) |
-//! | `log`   | logs one line at each level, then echoes |
+//! | `log`   | logs one line at each level (that many rounds when the argument is a number), then echoes |
 //! | `spin`  | loops forever (stopped by `max_execution_time`) |
 //! | `grow`  | allocates until memory runs out (stopped by `max_memory`) |
 //! | `count` | returns how many calls this instance has served (guest state) |
@@ -61,11 +61,15 @@ fn respond(request: StepRequest) -> Result<Envelope, ErrorPayload> {
         Some("fail") => Err(ErrorPayload::new("echo was asked to fail").with_code("requested")),
         Some("panic") => panic!("echo was asked to panic"),
         Some("log") => {
-            log::trace("trace line");
-            log::debug("debug line");
-            log::info("info line");
-            log::warn("warn line");
-            log::error("error line");
+            // A number as the argument repeats the five lines (the host's log caps' tests).
+            let rounds: u32 = arg.trim().parse().unwrap_or(1);
+            for _ in 0..rounds {
+                log::trace("trace line");
+                log::debug("debug line");
+                log::info("info line");
+                log::warn("warn line");
+                log::error("error line");
+            }
             Ok(Envelope::new(input.content_type, input.content))
         }
         Some("spin") => {

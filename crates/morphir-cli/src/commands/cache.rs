@@ -102,6 +102,8 @@ fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
             "blob_bytes": stats.blob_bytes,
             "last_runs": stats.last_runs,
             "last_run_bytes": stats.last_run_bytes,
+            "capabilities": stats.capabilities,
+            "capability_bytes": stats.capability_bytes,
             "temp_files": stats.temp_files,
             "temp_bytes": stats.temp_bytes,
             "total_bytes": stats.total_bytes,
@@ -145,6 +147,12 @@ fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
         "last runs   {} ({})",
         stats.last_runs,
         human_size(stats.last_run_bytes)
+    )?;
+    writeln!(
+        out,
+        "extensions  {} ({})",
+        stats.capabilities,
+        human_size(stats.capability_bytes)
     )?;
     writeln!(
         out,
@@ -200,6 +208,13 @@ fn removed(report: &PruneReport) -> String {
         "last-run record",
         "last-run records",
     ));
+    if report.capabilities_removed > 0 {
+        parts.push(count(
+            report.capabilities_removed,
+            "extension capability record",
+            "extension capability records",
+        ));
+    }
     parts.push(count(report.temp_removed, "temp file", "temp files"));
     parts.join(", ")
 }
@@ -219,10 +234,15 @@ fn clean(dir: &Path, shown: &Path) -> anyhow::Result<()> {
     store.clean()?;
     writeln!(
         out,
-        "removed {}, {} and {} ({}) from {}",
+        "removed {}, {}, {} and {} ({}) from {}",
         count(before.records, "entry", "entries"),
         count(before.blobs, "blob", "blobs"),
         count(before.last_runs, "last-run record", "last-run records"),
+        count(
+            before.capabilities,
+            "extension capability record",
+            "extension capability records"
+        ),
         human_size(before.total_bytes),
         shown.display()
     )?;

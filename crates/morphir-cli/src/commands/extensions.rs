@@ -33,6 +33,8 @@ struct Row {
     host_imports: Vec<String>,
     hash: Option<String>,
     description: Option<String>,
+    /// Its named capabilities (`name`, `description`, optional schemas); empty when not loaded.
+    capabilities: serde_json::Value,
     /// Where the configuration declares it (`file:line:col`); `null` for a path.
     declared_at: Option<String>,
 }
@@ -51,6 +53,8 @@ impl Row {
             host_imports: module.host_imports().to_vec(),
             hash: Some(module.hash_string()),
             description: Some(caps.description.clone()),
+            capabilities: serde_json::to_value(&caps.capabilities)
+                .unwrap_or_else(|_| serde_json::json!([])),
             declared_at: None,
         }
     }
@@ -108,6 +112,7 @@ fn from_config(runtime: &Runtime, config: &Config) -> anyhow::Result<Vec<Row>> {
                 host_imports: Vec::new(),
                 hash: ext.source.hash.map(|h| h.to_string()),
                 description: None,
+                capabilities: serde_json::json!([]),
                 declared_at,
             });
             continue;

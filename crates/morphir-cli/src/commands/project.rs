@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use morphir_config::{CACHE_DIR_ENV, CONFIG_FILE, Config, ConfigErrors, LoadOptions};
-use morphir_graph::{GraphError, StepGraph};
+use morphir_graph::StepGraph;
 
 use crate::cli::ConfigArgs;
 
@@ -117,26 +117,13 @@ pub(crate) fn cache_dir(config: &Config) -> PathBuf {
 
 /// The part of `graph` that `tasks` (command-line targets) need: the graph itself when `tasks`
 /// is empty, otherwise [`StepGraph::subgraph_for`]. An unknown task is an error (exit 2) with a
-/// "did you mean", or the list of tasks when no name is close.
+/// "did you mean", or the list of tasks when no name is close (the graph's error says both).
 pub(crate) fn select_tasks(graph: StepGraph, tasks: &[String]) -> anyhow::Result<StepGraph> {
     if tasks.is_empty() {
         return Ok(graph);
     }
     let targets: Vec<&str> = tasks.iter().map(String::as_str).collect();
-    match graph.subgraph_for(&targets) {
-        Ok(selected) => Ok(selected),
-        Err(GraphError::UnknownTask {
-            name,
-            suggestion: None,
-        }) => {
-            let known: Vec<&str> = graph.tasks().collect();
-            if known.is_empty() {
-                anyhow::bail!("unknown task `{name}`; the configuration has no tasks")
-            }
-            anyhow::bail!("unknown task `{name}`; the tasks are: {}", known.join(", "))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(graph.subgraph_for(&targets)?)
 }
 
 #[cfg(test)]

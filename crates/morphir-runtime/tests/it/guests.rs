@@ -172,6 +172,32 @@ fn logs_reach_the_host_with_their_levels() {
 }
 
 #[test]
+fn a_call_keeps_at_most_the_log_cap_and_says_how_many_lines_it_dropped() {
+    let mut instance = load("echo", Limits::default()).instantiate().unwrap();
+    // 5 lines a round: 2,000 rounds log 10,000 lines.
+    let out = instance
+        .call(
+            Operation::Transform,
+            &Envelope::new("text/plain", "2000").with_kind("log"),
+        )
+        .unwrap();
+    assert_eq!(out.logs.len(), morphir_runtime::MAX_LOG_LINES_PER_CALL + 1);
+    let note = out.logs.last().unwrap();
+    assert_eq!(note.level, LogLevel::Warn);
+    let dropped = 10_000 - morphir_runtime::MAX_LOG_LINES_PER_CALL;
+    assert!(
+        note.message.contains(&format!("{dropped} more lines")),
+        "{}",
+        note.message
+    );
+    // The next call is not capped by the last one.
+    let out = instance
+        .call(Operation::Transform, &Envelope::empty().with_kind("log"))
+        .unwrap();
+    assert_eq!(out.logs.len(), 5);
+}
+
+#[test]
 fn a_one_megabyte_envelope_round_trips() {
     let mut instance = load("echo", Limits::default()).instantiate().unwrap();
     let content: Vec<u8> = (0..(1 << 20) + 3)

@@ -21,7 +21,7 @@ use crate::proto::{
 use crate::{Error, RemoteConfig};
 
 /// Failures in a row after which the client stops asking the server for this build.
-pub const MAX_FAILURES: u32 = 3;
+pub(crate) const MAX_FAILURES: u32 = 3;
 /// Batch requests stay below this even if the server allows more (gRPC's usual 4 MiB message
 /// limit, less room for the envelope of the request).
 const BATCH_CEILING: usize = 4 * 1024 * 1024 - 64 * 1024;
@@ -40,7 +40,7 @@ pub struct ServerInfo {
     pub digest_function: &'static str,
     /// The largest batch request, in bytes, that we send.
     pub max_batch_bytes: usize,
-    /// Whether the server accepts ActionCache updates from clients.
+    /// Whether the server accepts `ActionCache` updates from clients.
     pub update_enabled: bool,
     /// The REAPI versions it speaks, `low..=high` (`major.minor`).
     pub api_versions: String,
@@ -61,7 +61,12 @@ impl std::fmt::Display for Failure {
         if message.is_empty() {
             write!(f, "{} failed: {:?}", self.what, self.status.code())
         } else {
-            write!(f, "{} failed: {:?}: {message}", self.what, self.status.code())
+            write!(
+                f,
+                "{} failed: {:?}: {message}",
+                self.what,
+                self.status.code()
+            )
         }
     }
 }
@@ -107,14 +112,17 @@ struct Inner {
     failures_in_a_row: AtomicU32,
     warned: AtomicBool,
     disabled: AtomicBool,
-    /// Blobs the server served corrupt in this build: uploaded again whatever FindMissingBlobs
+    /// Blobs the server served corrupt in this build: uploaded again whatever `FindMissingBlobs`
     /// says (it would call them present).
     bad_blobs: Mutex<HashSet<Digest>>,
     uploading: Mutex<JoinSet<()>>,
     upload_slots: Semaphore,
 }
 
-fn server_info(capabilities: &ServerCapabilities, round_trip: Duration) -> Result<ServerInfo, String> {
+fn server_info(
+    capabilities: &ServerCapabilities,
+    round_trip: Duration,
+) -> Result<ServerInfo, String> {
     let cache = capabilities
         .cache_capabilities
         .clone()
@@ -131,7 +139,11 @@ fn server_info(capabilities: &ServerCapabilities, round_trip: Duration) -> Resul
         ));
     };
     let max = usize::try_from(cache.max_batch_total_size_bytes).unwrap_or(0);
-    let max_batch_bytes = if max == 0 { BATCH_CEILING } else { max.min(BATCH_CEILING) };
+    let max_batch_bytes = if max == 0 {
+        BATCH_CEILING
+    } else {
+        max.min(BATCH_CEILING)
+    };
     let version = |v: &Option<crate::proto::SemVer>| {
         v.as_ref()
             .map_or("?".to_owned(), |v| format!("{}.{}", v.major, v.minor))
@@ -155,14 +167,17 @@ fn server_info(capabilities: &ServerCapabilities, round_trip: Duration) -> Resul
 pub async fn probe(config: &RemoteConfig) -> Result<ServerInfo, Error> {
     let client = Client::new(config)?;
     let started = Instant::now();
-    let capabilities = client.capabilities().await.map_err(|status| Error::Server {
-        endpoint: config.endpoint.clone(),
-        reason: Failure {
-            what: "GetCapabilities",
-            status,
-        }
-        .to_string(),
-    })?;
+    let capabilities = client
+        .capabilities()
+        .await
+        .map_err(|status| Error::Server {
+            endpoint: config.endpoint.clone(),
+            reason: Failure {
+                what: "GetCapabilities",
+                status,
+            }
+            .to_string(),
+        })?;
     server_info(&capabilities, started.elapsed()).map_err(|reason| Error::Server {
         endpoint: config.endpoint.clone(),
         reason,
@@ -262,14 +277,14 @@ impl Inner {
     fn failed(&self, step: &str, failure: &Failure) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let in_a_row = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-        if !self.warned.swap(true, Ordering::Relaxed) {
+        if self.warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!("remote cache {}: {failure} (step `{step}`)", self.endpoint);
+        } else {
             tracing::warn!(
                 "remote cache {}: {failure} (step `{step}`); the build goes on with the local \
                  cache, and stops asking the server after {MAX_FAILURES} failures in a row",
                 self.endpoint
             );
-        } else {
-            tracing::debug!("remote cache {}: {failure} (step `{step}`)", self.endpoint);
         }
         if in_a_row >= MAX_FAILURES && !self.disabled.swap(true, Ordering::Relaxed) {
             tracing::info!(
@@ -307,7 +322,8 @@ impl Inner {
         let mut files = layout.outputs;
         files.push(layout.logs);
         let mut blobs = self.read_blobs(client, &files).await?;
-        let logs = mapping::decode_logs(&blobs.pop().expect("the logs blob")).map_err(Miss::Corrupt)?;
+        let logs =
+            mapping::decode_logs(&blobs.pop().expect("the logs blob")).map_err(Miss::Corrupt)?;
         let outputs = blobs
             .iter()
             .enumerate()
@@ -320,8 +336,12 @@ impl Inner {
     }
 
     /// The verified bytes of each file, in order: inline contents when the server sent them,
-    /// batches for small blobs, ByteStream for those over the batch limit.
-    async fn read_blobs(&self, client: &Client, files: &[OutputFile]) -> Result<Vec<Vec<u8>>, Miss> {
+    /// batches for small blobs, `ByteStream` for those over the batch limit.
+    async fn read_blobs(
+        &self,
+        client: &Client,
+        files: &[OutputFile],
+    ) -> Result<Vec<Vec<u8>>, Miss> {
         let mut found: Vec<Option<Vec<u8>>> = vec![None; files.len()];
         let mut batch: Vec<(usize, Digest)> = Vec::new();
         let mut batch_bytes = 0;
@@ -378,7 +398,9 @@ impl Inner {
                 .what("BatchReadBlobs")
                 .map_err(Miss::Failed)?;
             for response in answer.responses {
-                let Some(digest) = response.digest else { continue };
+                let Some(digest) = response.digest else {
+                    continue;
+                };
                 if response.status.as_ref().is_some_and(|s| s.code != 0) {
                     // NOT_FOUND: the entry outlived its blobs (evicted); a plain miss.
                     return Err(Miss::Absent);
@@ -496,7 +518,11 @@ impl Inner {
             .what("UpdateActionResult")
     }
 
-    async fn send_batch(&self, client: &Client, requests: Vec<BatchUpdateRequest>) -> Result<(), Failure> {
+    async fn send_batch(
+        &self,
+        client: &Client,
+        requests: Vec<BatchUpdateRequest>,
+    ) -> Result<(), Failure> {
         let answer = client
             .batch_update(BatchUpdateBlobsRequest {
                 instance_name: client.instance().to_owned(),
@@ -613,8 +639,12 @@ impl RemoteCache for RemoteCacheClient {
     fn finish(&self) -> BoxFuture<'static, RemoteSummary> {
         let inner = Arc::clone(&self.inner);
         Box::pin(async move {
-            let mut uploads =
-                std::mem::take(&mut *inner.uploading.lock().unwrap_or_else(PoisonError::into_inner));
+            let mut uploads = std::mem::take(
+                &mut *inner
+                    .uploading
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
             while uploads.join_next().await.is_some() {}
             RemoteSummary {
                 endpoint: inner.endpoint.clone(),

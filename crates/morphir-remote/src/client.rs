@@ -1,4 +1,4 @@
-//! The gRPC calls: one method per REAPI/ByteStream RPC we use, each under the configured
+//! The gRPC calls: one method per REAPI/`ByteStream` RPC we use, each under the configured
 //! timeout, with the bearer token (if any) attached. No retries here: the caller decides what a
 //! failure means (for the build cache, a miss).
 
@@ -9,18 +9,18 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic_prost::ProstCodec;
 
+use crate::proto::ActionResult;
 use crate::proto::{
     BatchReadBlobsRequest, BatchReadBlobsResponse, BatchUpdateBlobsRequest,
     BatchUpdateBlobsResponse, Digest, FindMissingBlobsRequest, FindMissingBlobsResponse,
     GetActionResultRequest, GetCapabilitiesRequest, ReadRequest, ReadResponse, ServerCapabilities,
     UpdateActionResultRequest, WriteRequest, WriteResponse,
 };
-use crate::proto::ActionResult;
 use crate::{Error, RemoteConfig};
 
-/// ByteStream chunk size for uploads (gRPC's default message limit is 4 MiB).
+/// `ByteStream` chunk size for uploads (gRPC's default message limit is 4 MiB).
 const WRITE_CHUNK: usize = 1 << 20;
-/// The largest message we accept: ByteStream chunks and batch answers stay far below.
+/// The largest message we accept: `ByteStream` chunks and batch answers stay far below.
 const MAX_MESSAGE: usize = 64 << 20;
 
 /// A connection to one REAPI server and instance.
@@ -90,9 +90,7 @@ impl Client {
     fn request<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         if let Some(auth) = &self.authorization {
-            request
-                .metadata_mut()
-                .insert("authorization", auth.clone());
+            request.metadata_mut().insert("authorization", auth.clone());
         }
         request
     }
@@ -107,7 +105,11 @@ impl Client {
         Ok(grpc)
     }
 
-    async fn unary<Req, Resp>(&self, path: &'static str, message: Req) -> Result<Resp, tonic::Status>
+    async fn unary<Req, Resp>(
+        &self,
+        path: &'static str,
+        message: Req,
+    ) -> Result<Resp, tonic::Status>
     where
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
@@ -115,9 +117,13 @@ impl Client {
         let call = async {
             let mut grpc = self.grpc().await?;
             let codec = ProstCodec::<Req, Resp>::default();
-            grpc.unary(self.request(message), PathAndQuery::from_static(path), codec)
-                .await
-                .map(tonic::Response::into_inner)
+            grpc.unary(
+                self.request(message),
+                PathAndQuery::from_static(path),
+                codec,
+            )
+            .await
+            .map(tonic::Response::into_inner)
         };
         tokio::time::timeout(self.timeout, call)
             .await
@@ -222,7 +228,7 @@ impl Client {
         self.timeout * (1 + u32::try_from(size >> 24).unwrap_or(u32::MAX).min(1000))
     }
 
-    /// Reads a whole blob through ByteStream; stops (and fails) past `limit` bytes, so a
+    /// Reads a whole blob through `ByteStream`; stops (and fails) past `limit` bytes, so a
     /// misbehaving server cannot make us buffer without bound.
     pub(crate) async fn read_stream(
         &self,
@@ -261,7 +267,7 @@ impl Client {
             .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("timed out")))
     }
 
-    /// Writes a whole blob through ByteStream in 1 MiB chunks.
+    /// Writes a whole blob through `ByteStream` in 1 MiB chunks.
     pub(crate) async fn write_stream(
         &self,
         resource_name: String,

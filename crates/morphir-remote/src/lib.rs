@@ -4,7 +4,7 @@
 //! It sits behind the local cache: the executor asks the local store first and, on a miss, this
 //! crate's [`RemoteCacheClient`] (through `morphir_cache::RemoteCache`); a step that runs is
 //! uploaded in the background. Only the cache services of REAPI are used (Capabilities,
-//! ActionCache, ContentAddressableStorage, ByteStream); nothing is executed remotely. How a
+//! `ActionCache`, `ContentAddressableStorage`, `ByteStream`); nothing is executed remotely. How a
 //! step's key and outputs map onto an `Action` and an `ActionResult` is specified in
 //! `docs/remote-cache.md`, so that another REAPI client could read our entries.
 //!

@@ -3,7 +3,7 @@
 //!
 //! - `Command { arguments: ["morphir-step", "v1", <key hex>] }`
 //! - `Action { command_digest, input_root_digest: <empty Directory>, salt: "morphir-cache" }`;
-//!   its digest is the ActionCache key.
+//!   its digest is the `ActionCache` key.
 //! - `ActionResult { exit_code: 0, output_files: ["morphir/output/0" .. "morphir/output/<n-1>"
 //!   (encoded envelopes, the wire form of docs/abi.md), "morphir/logs.json"] }`.
 
@@ -56,7 +56,7 @@ impl Hasher {
         }
     }
 
-    /// The blob part of a ByteStream resource name (`blobs/<hash>/<size>`; other functions than
+    /// The blob part of a `ByteStream` resource name (`blobs/<hash>/<size>`; other functions than
     /// SHA-256 are named in the path, as the spec asks).
     pub(crate) fn blob_path(self, digest: &Digest) -> String {
         match self {
@@ -108,7 +108,7 @@ pub(crate) fn action(hasher: Hasher, key: &Key) -> ActionBlobs {
     }
 }
 
-/// The blobs of an entry (encoded output envelopes, then the logs) and the ActionResult naming
+/// The blobs of an entry (encoded output envelopes, then the logs) and the `ActionResult` naming
 /// them.
 pub(crate) fn action_result(
     hasher: Hasher,
@@ -141,7 +141,7 @@ pub(crate) fn action_result(
     (digests, result)
 }
 
-/// What an ActionResult of ours names: the output blobs in order, and the logs blob.
+/// What an `ActionResult` of ours names: the output blobs in order, and the logs blob.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Layout {
     pub(crate) outputs: Vec<OutputFile>,
@@ -260,7 +260,10 @@ mod tests {
         assert_eq!(digests.len(), 3);
         let layout = layout(result.clone()).unwrap();
         assert_eq!(layout.outputs.len(), 2);
-        assert_eq!(layout.outputs[1].digest, Some(Hasher::Sha256.digest(b"two")));
+        assert_eq!(
+            layout.outputs[1].digest,
+            Some(Hasher::Sha256.digest(b"two"))
+        );
         assert_eq!(
             decode_logs(&logs).unwrap(),
             vec![LogLine::new("info", "hi")]

@@ -223,7 +223,7 @@ impl RemoteCacheClient {
                     "remote cache {} is not usable ({reason}); building with the local cache only",
                     config.endpoint
                 );
-                Self::with(None, config, Hasher::Sha256, BATCH_CEILING, false)
+                Self::with(None, config, Hasher::Sha256, BATCH_CEILING, config.upload)
             }
         };
         client.inner.errors.store(1, Ordering::Relaxed);

@@ -95,14 +95,21 @@ impl BuildGrid {
         );
         let config_path = dir.path().join("bgd.yml");
         std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("bgd.log")).unwrap();
-        let mut command = Command::new(bgd);
+        // bgd runs under a small shell that kills it when our end of its stdin closes: when this
+        // guard is dropped, and also when the test process is killed (a nextest timeout), which
+        // runs no destructor. bgd itself is detached from the test's stdio.
+        let mut command = Command::new("sh");
         command
-            .args(["server", "start"])
+            .args([
+                "-c",
+                r#""$0" server start "$1" >"$2" 2>&1 </dev/null & pid=$!; cat >/dev/null; kill -9 $pid"#,
+            ])
+            .arg(bgd)
             .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+            .arg(dir.path().join("bgd.log"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().expect("start bgd");
         let host = if tls { "localhost" } else { "127.0.0.1" };

@@ -659,3 +659,100 @@ impl RemoteCache for RemoteCacheClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{ActionCacheUpdateCapabilities, CacheCapabilities, digest_function};
+
+    fn capabilities(functions: &[i32], max_batch: i64, update: bool) -> ServerCapabilities {
+        ServerCapabilities {
+            cache_capabilities: Some(CacheCapabilities {
+                digest_functions: functions.to_vec(),
+                action_cache_update_capabilities: Some(ActionCacheUpdateCapabilities {
+                    update_enabled: update,
+                }),
+                max_batch_total_size_bytes: max_batch,
+            }),
+            low_api_version: None,
+            high_api_version: None,
+        }
+    }
+
+    #[test]
+    fn blake3_is_preferred_sha256_is_the_fallback_and_nothing_else_is_used() {
+        let rt = Duration::ZERO;
+        let both = [digest_function::SHA256, digest_function::BLAKE3];
+        assert_eq!(
+            server_info(&capabilities(&both, 0, true), rt)
+                .unwrap()
+                .digest_function,
+            "blake3"
+        );
+        let sha = [digest_function::SHA256];
+        assert_eq!(
+            server_info(&capabilities(&sha, 0, true), rt)
+                .unwrap()
+                .digest_function,
+            "sha256"
+        );
+        // An empty list is a server older than the field: SHA-256.
+        assert_eq!(
+            server_info(&capabilities(&[], 0, true), rt)
+                .unwrap()
+                .digest_function,
+            "sha256"
+        );
+        let md5_only = [3];
+        assert!(
+            server_info(&capabilities(&md5_only, 0, true), rt)
+                .unwrap_err()
+                .contains("neither BLAKE3 nor SHA-256")
+        );
+        assert!(server_info(&ServerCapabilities::default(), rt).is_err());
+    }
+
+    #[test]
+    fn the_batch_limit_is_the_servers_capped_by_grpcs_message_size() {
+        let rt = Duration::ZERO;
+        let sha = [digest_function::SHA256];
+        let info = |max| server_info(&capabilities(&sha, max, false), rt).unwrap();
+        assert_eq!(info(1000).max_batch_bytes, 1000);
+        assert_eq!(info(0).max_batch_bytes, BATCH_CEILING, "0 means no limit");
+        assert_eq!(info(1 << 30).max_batch_bytes, BATCH_CEILING);
+        assert!(!info(0).update_enabled);
+    }
+
+    #[test]
+    fn upload_ids_are_uuid_shaped_and_unique() {
+        let (a, b) = (upload_id(), upload_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_warns_once_and_every_lookup_is_a_quiet_miss() {
+        // Port 9 on loopback (discard) is closed on test machines: connecting is refused.
+        let config = RemoteConfig {
+            endpoint: "grpc://127.0.0.1:9".to_owned(),
+            instance_name: String::new(),
+            token: None,
+            ca_file: None,
+            timeout: Duration::from_secs(5),
+            upload: true,
+        };
+        let client = RemoteCacheClient::connect(&config).await;
+        let key = morphir_cache::KeyBuilder::new("1")
+            .operation("a")
+            .finish()
+            .unwrap()
+            .0;
+        assert_eq!(client.lookup("s", key).await, None);
+        client.upload("s", key, vec![Envelope::new("t", "x")], Vec::new());
+        let summary = client.finish().await;
+        assert_eq!(summary.errors, 1);
+        assert!(summary.disabled);
+        assert_eq!((summary.hits, summary.misses, summary.uploads), (0, 0, 0));
+    }
+}

@@ -330,7 +330,10 @@ fn the_repository_example_loads() {
     assert!(!config.extensions.is_empty());
     let remote = config.cache.remote.as_ref().expect("[cache.remote]");
     assert_eq!(remote.endpoint, "grpcs://cache.example.com:443");
-    assert_eq!(remote.token_env.as_deref(), Some("MORPHIR_REMOTE_CACHE_TOKEN"));
+    assert_eq!(
+        remote.token_env.as_deref(),
+        Some("MORPHIR_REMOTE_CACHE_TOKEN")
+    );
     for task in config.tasks.values() {
         for dependency in &task.depends_on {
             assert!(config.tasks.contains_key(&dependency.task));
@@ -375,7 +378,9 @@ fn the_remote_cache_table_is_validated_and_overridden_by_the_environment() {
     assert_eq!(overridden.instance_name, "main");
     assert_eq!(overridden.token_env, remote.token_env, "the rest is kept");
     assert_eq!(
-        config.remote_cache(env(&[("MORPHIR_REMOTE_CACHE", "off")])).unwrap(),
+        config
+            .remote_cache(env(&[("MORPHIR_REMOTE_CACHE", "off")]))
+            .unwrap(),
         None
     );
     let err = config
@@ -385,7 +390,10 @@ fn the_remote_cache_table_is_validated_and_overridden_by_the_environment() {
     let err = config
         .remote_cache(env(&[("MORPHIR_REMOTE_CACHE", "http://x")]))
         .unwrap_err();
-    assert!(err.starts_with("MORPHIR_REMOTE_CACHE: endpoint `http://x` must start with grpc://"), "{err}");
+    assert!(
+        err.starts_with("MORPHIR_REMOTE_CACHE: endpoint `http://x` must start with grpc://"),
+        "{err}"
+    );
 
     // No table: only the environment sets one up.
     let plain = Workspace::with_root("").load().unwrap();
@@ -403,10 +411,26 @@ fn the_remote_cache_table_is_validated_and_overridden_by_the_environment() {
          token_env = \"s3cr3t token\"\ntimeout = \"soon\"\n",
     );
     let errors = bad.load().unwrap_err().to_string();
-    assert!(errors.contains("must start with grpc:// (plain) or grpcs:// (TLS)"), "{errors}");
-    assert!(errors.contains("`token_env` names the environment variable"), "{errors}");
-    assert!(!errors.contains("s3cr3t"), "the value is not echoed: {errors}");
+    assert!(
+        errors.contains("must start with grpc:// (plain) or grpcs:// (TLS)"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("`token_env` names the environment variable"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("s3cr3t"),
+        "the value is not echoed: {errors}"
+    );
     assert!(errors.contains("`timeout`"), "{errors}");
-    let unknown = Workspace::with_root("\n[cache.remote]\nendpoint = \"grpc://h:1\"\ntoken = \"x\"\n");
-    assert!(unknown.load().unwrap_err().to_string().contains("unknown field `token`"));
+    let unknown =
+        Workspace::with_root("\n[cache.remote]\nendpoint = \"grpc://h:1\"\ntoken = \"x\"\n");
+    assert!(
+        unknown
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `token`")
+    );
 }

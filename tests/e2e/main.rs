@@ -8,4 +8,5 @@ mod fixtures;
 mod graph;
 mod morphir_ir;
 mod permissions;
+mod remote_cache;
 mod run;

@@ -79,6 +79,11 @@ pub fn guest(name: &str) -> PathBuf {
 /// Runs `morphir` with `args` in `dir`, with a private compile cache and no inherited log
 /// settings, so output is the same on every machine.
 pub fn morphir(dir: &Path, args: &[&str]) -> Output {
+    morphir_with_env(dir, args, &[])
+}
+
+/// [`morphir`] with some environment variables set.
+pub fn morphir_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = compile_cache_home();
     Command::new(morphir_bin())
         .current_dir(dir)
@@ -86,7 +91,12 @@ pub fn morphir(dir: &Path, args: &[&str]) -> Output {
         .env("XDG_CACHE_HOME", home)
         .env_remove("RUST_LOG")
         .env_remove("MORPHIR_CACHE_DIR")
+        // A developer's shared cache must not leak into the tests (remote_cache.rs sets these).
+        .env_remove("MORPHIR_REMOTE_CACHE")
+        .env_remove("MORPHIR_REMOTE_CACHE_UPLOAD")
+        .env_remove("MORPHIR_REMOTE_CACHE_INSTANCE")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("run morphir")
 }

@@ -58,6 +58,9 @@ pub struct StepReport {
     /// For a miss: what changed since the last recorded run of this step (`--explain`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Vec<String>>,
+    /// Its result came from the remote cache (status `cached`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
 }
 
 /// The whole build's outcome.
@@ -71,12 +74,19 @@ pub struct BuildReport {
     pub wall_ms: u64,
     /// Steps that ran.
     pub executed: usize,
-    /// Steps restored from the cache.
+    /// Steps restored from the cache (local and remote hits).
     pub cached: usize,
+    /// Of those, the ones found in the local cache.
+    pub local_hits: usize,
+    /// Of those, the ones found in the remote cache (and then stored locally).
+    pub remote_hits: usize,
     /// Steps that failed.
     pub failed: usize,
     /// Steps skipped.
     pub skipped: usize,
+    /// What the remote cache did, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<morphir_cache::RemoteSummary>,
     /// Every step, in graph order.
     pub steps: Vec<StepReport>,
 }
@@ -85,14 +95,19 @@ impl BuildReport {
     pub(crate) fn new(steps: Vec<StepReport>, wall: Duration, cancelled: bool) -> Self {
         let count = |s| steps.iter().filter(|r| r.status == s).count();
         let failed = count(StepStatus::Failed);
+        let cached = count(StepStatus::Cached);
+        let remote_hits = steps.iter().filter(|r| r.remote).count();
         Self {
             success: failed == 0 && !cancelled,
             cancelled,
             wall_ms: u64::try_from(wall.as_millis()).unwrap_or(u64::MAX),
             executed: count(StepStatus::Executed),
-            cached: count(StepStatus::Cached),
+            cached,
+            local_hits: cached - remote_hits,
+            remote_hits,
             failed,
             skipped: count(StepStatus::Skipped),
+            remote: None,
             steps,
         }
     }

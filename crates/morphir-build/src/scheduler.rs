@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use morphir_cache::{Digest, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, Store};
+use morphir_cache::{
+    Digest, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit, Store,
+};
 use morphir_config::Config;
 use morphir_envelope::abi::{ABI_VERSION, Operation};
 use morphir_envelope::{Envelope, FileBundle, Header, StepRequest, content_type};
@@ -30,6 +32,8 @@ pub struct BuildOptions {
     pub explain: bool,
     /// The cache directory.
     pub cache_dir: PathBuf,
+    /// A shared cache asked after a local miss and fed after a run (`morphir-remote`).
+    pub remote: Option<Arc<dyn RemoteCache>>,
 }
 
 /// A step ready to run on an actor.
@@ -43,6 +47,15 @@ struct Job {
     store_result: bool,
     /// What the step's host functions may do (`grants.rs`).
     context: morphir_runtime::HostContext,
+    /// Ask the remote cache before running (a local miss of a cacheable step).
+    lookup_remote: bool,
+}
+
+/// How a dispatched step ended: its call, or a verified result from the remote cache.
+enum Ran {
+    /// The call's output, or why it failed (said as the step's error).
+    Called(Result<CallOutput, String>),
+    Remote(RemoteHit),
 }
 
 enum Prepared {
@@ -193,7 +206,14 @@ pub async fn build_with_interrupt(
     };
     (scheduler.events)(&Event::Planned { steps });
     let (reports, cancelled) = scheduler.run().await;
-    Ok(BuildReport::new(reports, started.elapsed(), cancelled))
+    // Uploads went on in the background; the build is done when they are.
+    let remote = match &scheduler.options.remote {
+        Some(remote) => Some(remote.finish().await),
+        None => None,
+    };
+    let mut report = BuildReport::new(reports, started.elapsed(), cancelled);
+    report.remote = remote;
+    Ok(report)
 }
 
 impl Scheduler {
@@ -210,6 +230,7 @@ impl Scheduler {
             error: None,
             repaired: false,
             changes: None,
+            remote: false,
         }
     }
 
@@ -226,8 +247,7 @@ impl Scheduler {
         let jobs = self.options.jobs.max(1);
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
-        let mut running: JoinSet<(Box<Job>, StepReport, Result<CallOutput, String>)> =
-            JoinSet::new();
+        let mut running: JoinSet<(Box<Job>, StepReport, Ran)> = JoinSet::new();
         let mut stopping = false;
         let mut cancelled = false;
         let interrupt = self.interrupt.clone();
@@ -260,8 +280,16 @@ impl Scheduler {
                             kind: None,
                         });
                         let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
+                        let remote = self.options.remote.clone().filter(|_| job.lookup_remote);
                         running.spawn(async move {
                             let started = Instant::now();
+                            if let Some(remote) = remote
+                                && let Some(hit) = remote.lookup(&step_id, job.key).await
+                            {
+                                let mut report = report;
+                                report.duration_ms = millis(started.elapsed());
+                                return (job, report, Ran::Remote(hit));
+                            }
                             let result = match job.extension.pool(&runtime, jobs).await {
                                 Ok(pool) => morphir_host::run_on_actor_with(
                                     &step_id,
@@ -278,7 +306,7 @@ impl Scheduler {
                             };
                             let mut report = report;
                             report.duration_ms = millis(started.elapsed());
-                            (job, report, result)
+                            (job, report, Ran::Called(result))
                         });
                     }
                 }
@@ -512,6 +540,7 @@ impl Scheduler {
                 extension,
                 store_result: task.cache && http_cacheable,
                 context,
+                lookup_remote: use_cache,
             }),
             report,
         )
@@ -622,14 +651,13 @@ impl Scheduler {
     }
 
     /// Handles a finished call: logs, outputs, cache.
-    fn complete(
-        &mut self,
-        job: &Job,
-        mut report: StepReport,
-        result: Result<CallOutput, String>,
-    ) -> StepReport {
+    fn complete(&mut self, job: &Job, mut report: StepReport, ran: Ran) -> StepReport {
         let step_id = report.id.clone();
         let extension = report.extension.clone();
+        let result = match ran {
+            Ran::Called(result) => result,
+            Ran::Remote(hit) => return self.complete_remote(job, report, &hit),
+        };
         let output = match result {
             Ok(output) => output,
             Err(e) => {
@@ -668,9 +696,58 @@ impl Scheduler {
             if let Err(e) = self.store.put(&job.key, &action) {
                 tracing::warn!("cannot store the result of `{step_id}` in the cache: {e}");
             }
+            if let Some(remote) = &self.options.remote {
+                remote.upload(&step_id, job.key, vec![output.envelope.clone()], logs);
+            }
         }
         self.outputs[job.index.index()] = Some(output.envelope);
         report.status = StepStatus::Executed;
+        report
+    }
+
+    /// Serves a remote hit like a local one (logs replayed, backend files written), and keeps
+    /// it in the local cache so the next build does not ask the server.
+    fn complete_remote(
+        &mut self,
+        job: &Job,
+        mut report: StepReport,
+        hit: &RemoteHit,
+    ) -> StepReport {
+        for line in &hit.logs {
+            self.log(
+                &report.id,
+                &report.extension,
+                &line.level,
+                &line.message,
+                true,
+            );
+        }
+        let Some(output) = hit.outputs.first().cloned() else {
+            report.status = StepStatus::Failed;
+            report.error = Some("remote cache entry has no output".to_owned());
+            return report;
+        };
+        if let Some(error) = self.write_backend_output(job.index, &output) {
+            report.status = StepStatus::Failed;
+            report.error = Some(error);
+            return report;
+        }
+        let action = NewAction {
+            step_id: &report.id,
+            manifest: &job.manifest,
+            outputs: &hit.outputs,
+            logs: &hit.logs,
+            executor_version: MORPHIR_VERSION,
+        };
+        if let Err(e) = self.store.put(&job.key, &action) {
+            tracing::warn!(
+                "cannot store the remote result of `{}` locally: {e}",
+                report.id
+            );
+        }
+        self.outputs[job.index.index()] = Some(output);
+        report.status = StepStatus::Cached;
+        report.remote = true;
         report
     }
 }

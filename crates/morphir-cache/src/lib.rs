@@ -38,6 +38,7 @@ mod fsutil;
 mod key;
 mod maintenance;
 mod record;
+mod remote;
 mod store;
 
 use std::path::PathBuf;
@@ -47,6 +48,7 @@ pub use digest::{Digest, Key, ParseHashError, content_digest};
 pub use key::{CACHE_FORMAT_VERSION, Change, ChangeKind, Component, KeyBuilder, KeyManifest, diff};
 pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
+pub use remote::{BoxFuture, RemoteCache, RemoteHit, RemoteSummary};
 pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions};
 
 /// The directory under the cache root where the build remembers each extension module's

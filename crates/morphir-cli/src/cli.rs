@@ -111,6 +111,9 @@ pub(crate) enum CacheCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also ask the remote cache (`[cache.remote]`) for its capabilities.
+        #[arg(long)]
+        remote: bool,
     },
     /// Remove entries not used for a while, then least recently used ones until under a size.
     Prune {

@@ -29,7 +29,9 @@ pub use error::{ConfigError, ConfigErrors, Location};
 pub use hash::{Blake3Hash, HashError};
 pub use model::{
     Backend, CACHE_DIR_ENV, CacheConfig, Config, Dependency, Extension, ExtensionRef,
-    ExtensionSource, Frontend, LoadOptions, Member, Permissions, Project, Protocol, Task,
+    ExtensionSource, Frontend, LoadOptions, Member, Permissions, Project, Protocol,
+    REMOTE_CACHE_ENV, REMOTE_CACHE_INSTANCE_ENV, REMOTE_CACHE_UPLOAD_ENV, RemoteCacheConfig, Task,
+    check_remote_endpoint,
 };
 pub use names::did_you_mean;
 pub use paths::{CONFIG_FILE, find_config};

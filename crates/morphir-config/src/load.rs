@@ -20,11 +20,14 @@ use crate::hash::Blake3Hash;
 use crate::json::{merge, table_to_json};
 use crate::model::{
     Backend, CacheConfig, Config, Dependency, Extension, ExtensionRef, ExtensionSource, Frontend,
-    LoadOptions, Member, Permissions, Project, Protocol, Task,
+    LoadOptions, Member, Permissions, Project, Protocol, RemoteCacheConfig, Task,
+    check_remote_endpoint,
 };
 use crate::names::{did_you_mean, is_valid_env_name, is_valid_name};
 use crate::paths::{CONFIG_FILE, PathProblem, expand_glob, is_glob, normalize};
-use crate::raw::{RawCache, RawExtension, RawPermissions, RawProject, RawTask, SpannedTable};
+use crate::raw::{
+    RawCache, RawExtension, RawPermissions, RawProject, RawRemote, RawTask, SpannedTable,
+};
 use crate::source::SourceFile;
 use crate::units::{ByteSize, parse_duration};
 
@@ -397,9 +400,10 @@ impl Loader {
     }
 
     fn cache(&mut self, cache: Option<RawCache>, file: &SourceFile) -> CacheConfig {
-        let cache = cache.unwrap_or(RawCache {
+        let mut cache = cache.unwrap_or(RawCache {
             dir: None,
             max_size: None,
+            remote: None,
         });
         let dir = match cache.dir {
             Some(dir) if dir.get_ref().is_empty() => {
@@ -417,7 +421,66 @@ impl Loader {
         let max_size = cache
             .max_size
             .and_then(|size| self.size(file, &size, "max_size"));
-        CacheConfig { dir, max_size }
+        let remote = cache.remote.take().and_then(|r| self.remote(r, file));
+        CacheConfig {
+            dir,
+            max_size,
+            remote,
+        }
+    }
+
+    /// `[cache.remote]`: every value checked here, so a typo fails the load instead of
+    /// silently building without the shared cache.
+    fn remote(&mut self, raw: RawRemote, file: &SourceFile) -> Option<RemoteCacheConfig> {
+        let table = "[cache.remote]".to_owned();
+        let mut ok = true;
+        if let Err(message) = check_remote_endpoint(raw.endpoint.get_ref()) {
+            self.errors.push(ConfigError::InvalidValue {
+                location: file.location(raw.endpoint.span()),
+                message,
+                table: table.clone(),
+            });
+            ok = false;
+        }
+        if let Some(name) = &raw.token_env
+            && !is_valid_env_name(name.get_ref())
+        {
+            // A token pasted in by mistake must not end up in an error message either.
+            self.errors.push(ConfigError::InvalidValue {
+                location: file.location(name.span()),
+                message: "`token_env` names the environment variable that holds the token \
+                          (letters, digits and `_`, e.g. \"MORPHIR_REMOTE_CACHE_TOKEN\"); \
+                          the token itself never goes in this file"
+                    .to_owned(),
+                table: table.clone(),
+            });
+            ok = false;
+        }
+        let timeout = raw.timeout.as_ref().and_then(|value| {
+            parse_duration(value.get_ref())
+                .map_err(|reason| {
+                    ok = false;
+                    self.errors.push(ConfigError::InvalidDuration {
+                        location: file.location(value.span()),
+                        key: "timeout".to_owned(),
+                        value: value.get_ref().clone(),
+                        reason,
+                    });
+                })
+                .ok()
+        });
+        let ca_file = raw.ca_file.map(|path| {
+            // Relative to the root file, like `dir`.
+            self.root.join(path.get_ref())
+        });
+        ok.then(|| RemoteCacheConfig {
+            endpoint: raw.endpoint.into_inner(),
+            instance_name: raw.instance_name,
+            token_env: raw.token_env.map(Spanned::into_inner),
+            ca_file,
+            timeout,
+            upload: raw.upload.unwrap_or(true),
+        })
     }
 
     fn size(&mut self, file: &SourceFile, value: &Spanned<String>, key: &str) -> Option<ByteSize> {

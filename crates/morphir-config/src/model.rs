@@ -47,6 +47,58 @@ impl Config {
         self.extensions.get(name)
     }
 
+    /// `[cache.remote]` with the environment overrides applied ([`REMOTE_CACHE_ENV`],
+    /// [`REMOTE_CACHE_UPLOAD_ENV`], [`REMOTE_CACHE_INSTANCE_ENV`]; `env` is passed in so that
+    /// this stays testable). Fails on an override that is not valid, naming the variable.
+    pub fn remote_cache(
+        &self,
+        env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Option<RemoteCacheConfig>, String> {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.to_string_lossy().trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut remote = self.cache.remote.clone();
+        if let Some(endpoint) = get(REMOTE_CACHE_ENV) {
+            if endpoint == "off" {
+                return Ok(None);
+            }
+            check_remote_endpoint(&endpoint).map_err(|e| format!("{REMOTE_CACHE_ENV}: {e}"))?;
+            match &mut remote {
+                Some(remote) => remote.endpoint = endpoint,
+                None => {
+                    remote = Some(RemoteCacheConfig {
+                        endpoint,
+                        instance_name: String::new(),
+                        token_env: None,
+                        ca_file: None,
+                        timeout: None,
+                        upload: true,
+                    });
+                }
+            }
+        }
+        let Some(mut remote) = remote else {
+            return Ok(None);
+        };
+        if let Some(upload) = get(REMOTE_CACHE_UPLOAD_ENV) {
+            remote.upload = match upload.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(format!(
+                        "{REMOTE_CACHE_UPLOAD_ENV}={upload:?}: expected true or false"
+                    ));
+                }
+            };
+        }
+        if let Some(instance) = get(REMOTE_CACHE_INSTANCE_ENV) {
+            remote.instance_name = instance;
+        }
+        Ok(Some(remote))
+    }
+
     /// The cache directory to use: `env_override` (the value of [`CACHE_DIR_ENV`], passed in so
     /// that this stays testable) when set and non-empty, otherwise `[cache] dir`. A relative
     /// override is taken relative to the workspace root, like `dir` itself, so the cache does not
@@ -96,6 +148,58 @@ pub struct CacheConfig {
     pub dir: PathBuf,
     /// `max_size`: the size above which the cache evicts; unlimited when absent.
     pub max_size: Option<ByteSize>,
+    /// `[cache.remote]`: a shared REAPI cache. Prefer [`Config::remote_cache`], which applies
+    /// the environment overrides.
+    pub remote: Option<RemoteCacheConfig>,
+}
+
+/// Overrides `[cache.remote] endpoint` (or sets up a remote cache the file does not name);
+/// `off` turns the remote cache off.
+pub const REMOTE_CACHE_ENV: &str = "MORPHIR_REMOTE_CACHE";
+/// Overrides `[cache.remote] upload` (`true`/`false`, `1`/`0`): CI sets it to `false` for
+/// untrusted builds such as pull requests.
+pub const REMOTE_CACHE_UPLOAD_ENV: &str = "MORPHIR_REMOTE_CACHE_UPLOAD";
+/// Overrides `[cache.remote] instance_name`.
+pub const REMOTE_CACHE_INSTANCE_ENV: &str = "MORPHIR_REMOTE_CACHE_INSTANCE";
+
+/// `[cache.remote]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCacheConfig {
+    /// `grpc://host:port` or `grpcs://host:port`.
+    pub endpoint: String,
+    /// The REAPI instance name (default empty).
+    pub instance_name: String,
+    /// The name of the environment variable holding a bearer token (never the token).
+    pub token_env: Option<String>,
+    /// `ca_file`, joined to the workspace root: PEM certificates trusted for `grpcs://` besides
+    /// the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// `timeout` of one request; the client's default when absent.
+    pub timeout: Option<Duration>,
+    /// `upload` (default true): false reads the shared cache without ever writing it.
+    pub upload: bool,
+}
+
+/// Checks a remote cache endpoint: `grpc://` or `grpcs://`, then a host and an optional port,
+/// nothing else.
+pub fn check_remote_endpoint(endpoint: &str) -> Result<(), String> {
+    let rest = endpoint
+        .strip_prefix("grpcs://")
+        .or_else(|| endpoint.strip_prefix("grpc://"))
+        .ok_or_else(|| {
+            format!(
+                "endpoint `{endpoint}` must start with grpc:// (plain) or grpcs:// (TLS), e.g. \
+                 \"grpcs://cache.example.com:443\""
+            )
+        })?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '@']) {
+        return Err(format!(
+            "endpoint `{endpoint}` must be a scheme, a host and an optional port, nothing more \
+             (the instance name goes in `instance_name`)"
+        ));
+    }
+    Ok(())
 }
 
 /// A monorepo member: a directory matched by `[project] members` that holds a `morphir.toml`.

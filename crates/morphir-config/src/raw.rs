@@ -25,6 +25,19 @@ pub(crate) struct RawProject {
 pub(crate) struct RawCache {
     pub(crate) dir: Option<Spanned<String>>,
     pub(crate) max_size: Option<Spanned<String>>,
+    pub(crate) remote: Option<RawRemote>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [cache.remote] table")]
+pub(crate) struct RawRemote {
+    pub(crate) endpoint: Spanned<String>,
+    #[serde(default)]
+    pub(crate) instance_name: String,
+    pub(crate) token_env: Option<Spanned<String>>,
+    pub(crate) ca_file: Option<Spanned<String>>,
+    pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) upload: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -81,6 +81,7 @@ fn config(specs: &[Spec<'_>]) -> Config {
         cache: CacheConfig {
             dir: PathBuf::from("cache"),
             max_size: None,
+            remote: None,
         },
         members: Vec::new(),
         extensions: BTreeMap::new(),

@@ -31,7 +31,9 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         no_cache: args.no_cache,
         explain: args.explain,
         cache_dir: project::cache_dir(&config),
+        remote: None,
     };
+    let remote = project::remote_cache(&config)?;
     let report_cache_dir = options.cache_dir.clone();
     let max_size = config.cache.max_size.map(morphir_config::ByteSize::bytes);
     let runtime = Runtime::new(&RuntimeConfig::default())?;
@@ -45,13 +47,14 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let report = tokio.block_on(morphir_build::build(
-        Arc::new(config),
-        Arc::new(graph),
-        runtime,
-        options,
-        sink,
-    ))?;
+    let report = tokio.block_on(async {
+        let mut options = options;
+        if let Some(remote) = &remote {
+            let client = morphir_remote::RemoteCacheClient::connect(remote).await;
+            options.remote = Some(Arc::new(client));
+        }
+        morphir_build::build(Arc::new(config), Arc::new(graph), runtime, options, sink).await
+    })?;
     progress.done();
     print_summary(&report, args.explain);
     if let Some(max_size) = max_size {
@@ -264,13 +267,41 @@ fn print_summary(report: &BuildReport, explain: bool) {
     } else {
         "failed"
     };
+    let cached = if report.remote.is_some() {
+        format!(
+            "{} cached ({} local, {} remote)",
+            report.cached, report.local_hits, report.remote_hits
+        )
+    } else {
+        format!("{} cached", report.cached)
+    };
     eprintln!(
-        "build {verdict} in {}: {} steps, {} executed, {} cached, {} failed, {} skipped",
+        "build {verdict} in {}: {} steps, {} executed, {cached}, {} failed, {} skipped",
         human(Duration::from_millis(report.wall_ms)),
         report.steps.len(),
         report.executed,
-        report.cached,
         report.failed,
         report.skipped
     );
+    if let Some(remote) = &report.remote {
+        let mut notes = Vec::new();
+        if remote.corrupt > 0 {
+            notes.push(format!("{} entries failed verification", remote.corrupt));
+        }
+        if !remote.upload {
+            notes.push("read-only".to_owned());
+        }
+        if remote.disabled {
+            notes.push("stopped asking after failures".to_owned());
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
+        };
+        eprintln!(
+            "remote cache {}: {} hits, {} misses, {} uploads, {} errors{notes}",
+            remote.endpoint, remote.hits, remote.misses, remote.uploads, remote.errors
+        );
+    }
 }

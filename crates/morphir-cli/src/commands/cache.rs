@@ -23,7 +23,14 @@ pub(crate) fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
     let dir = project::cache_dir(&config);
     let shown = tidy(&dir);
     let result = match &args.command {
-        CacheCommand::Stats { json } => stats(&dir, &shown, *json),
+        CacheCommand::Stats { json, remote } => {
+            let remote = if *remote {
+                Some(remote_stats(&config)?)
+            } else {
+                None
+            };
+            stats(&dir, &shown, *json, remote)
+        }
         CacheCommand::Prune { max_size, max_age } => {
             let max_size = max_size.or(config.cache.max_size);
             if max_size.is_none() && max_age.is_none() {
@@ -84,7 +91,73 @@ fn exists(dir: &Path) -> bool {
     dir.join(format!("v{CACHE_FORMAT_VERSION}")).is_dir()
 }
 
-fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
+/// What `cache stats --remote` says of the remote cache. REAPI has no statistics call: this is
+/// whether the server answers, how fast, and what it offers.
+fn remote_stats(config: &morphir_config::Config) -> anyhow::Result<serde_json::Value> {
+    let Some(remote) = project::remote_cache(config)? else {
+        anyhow::bail!(
+            "no remote cache is configured: add a [cache.remote] table to {} or set {}",
+            config.file.display(),
+            morphir_config::REMOTE_CACHE_ENV
+        );
+    };
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let answer = tokio.block_on(morphir_remote::probe(&remote));
+    Ok(match answer {
+        Ok(info) => json!({
+            "endpoint": remote.endpoint,
+            "instance_name": remote.instance_name,
+            "reachable": true,
+            "upload": remote.upload && info.update_enabled,
+            "digest_function": info.digest_function,
+            "max_batch_bytes": info.max_batch_bytes,
+            "update_enabled": info.update_enabled,
+            "api_versions": info.api_versions,
+            "round_trip_ms": info.round_trip_ms,
+        }),
+        Err(e) => json!({
+            "endpoint": remote.endpoint,
+            "instance_name": remote.instance_name,
+            "reachable": false,
+            "error": e.to_string(),
+        }),
+    })
+}
+
+fn print_remote(out: &mut impl std::io::Write, remote: &serde_json::Value) -> std::io::Result<()> {
+    let field = |name: &str| match &remote[name] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    writeln!(out, "remote      {}", field("endpoint"))?;
+    if remote["reachable"] == serde_json::Value::Bool(true) {
+        writeln!(
+            out,
+            "  reachable in {} ms; digests {}; batches up to {}; {}",
+            field("round_trip_ms"),
+            field("digest_function"),
+            human_size(remote["max_batch_bytes"].as_u64().unwrap_or(0)),
+            if remote["upload"] == serde_json::Value::Bool(true) {
+                "uploads on"
+            } else {
+                "read-only"
+            }
+        )?;
+    } else {
+        writeln!(out, "  not reachable: {}", field("error"))?;
+    }
+    Ok(())
+}
+
+fn stats(
+    dir: &Path,
+    shown: &Path,
+    as_json: bool,
+    remote: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
     let exists = exists(dir);
     let stats = if exists {
         Store::open(dir)?.stats()?
@@ -110,6 +183,10 @@ fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
             "oldest_use": stats.oldest_use.map(rfc3339),
             "newest_use": stats.newest_use.map(rfc3339),
         });
+        let mut value = value;
+        if let Some(remote) = remote {
+            value["remote"] = remote;
+        }
         serde_json::to_writer_pretty(&mut out, &value)?;
         writeln!(out)?;
         return Ok(());
@@ -120,6 +197,9 @@ fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
             "{}: empty (the directory does not exist yet)",
             shown.display()
         )?;
+        if let Some(remote) = &remote {
+            print_remote(&mut out, remote)?;
+        }
         return Ok(());
     }
     let now = SystemTime::now();
@@ -163,6 +243,9 @@ fn stats(dir: &Path, shown: &Path, as_json: bool) -> anyhow::Result<()> {
     writeln!(out, "total       {}", human_size(stats.total_bytes))?;
     writeln!(out, "oldest use  {}", used(stats.oldest_use))?;
     writeln!(out, "newest use  {}", used(stats.newest_use))?;
+    if let Some(remote) = &remote {
+        print_remote(&mut out, remote)?;
+    }
     Ok(())
 }
 

@@ -115,6 +115,40 @@ pub(crate) fn cache_dir(config: &Config) -> PathBuf {
     config.cache_dir(std::env::var_os(CACHE_DIR_ENV).as_deref())
 }
 
+/// The remote cache to use: `[cache.remote]` with the environment's overrides, the token read
+/// from the variable `token_env` names. `None` when none is configured (or it is turned off).
+pub(crate) fn remote_cache(
+    config: &Config,
+) -> anyhow::Result<Option<morphir_remote::RemoteConfig>> {
+    let Some(remote) = config
+        .remote_cache(|name| std::env::var_os(name))
+        .map_err(anyhow::Error::msg)?
+    else {
+        return Ok(None);
+    };
+    let token = match &remote.token_env {
+        Some(var) => match std::env::var(var) {
+            Ok(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
+            _ => {
+                tracing::warn!(
+                    "remote cache: `token_env` names {var}, which is not set; connecting without \
+                     a token"
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    Ok(Some(morphir_remote::RemoteConfig {
+        endpoint: remote.endpoint,
+        instance_name: remote.instance_name,
+        token,
+        ca_file: remote.ca_file,
+        timeout: remote.timeout.unwrap_or(morphir_remote::DEFAULT_TIMEOUT),
+        upload: remote.upload,
+    }))
+}
+
 /// The part of `graph` that `tasks` (command-line targets) need: the graph itself when `tasks`
 /// is empty, otherwise [`StepGraph::subgraph_for`]. An unknown task is an error (exit 2) with a
 /// "did you mean", or the list of tasks when no name is close (the graph's error says both).

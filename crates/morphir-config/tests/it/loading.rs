@@ -328,9 +328,109 @@ fn the_repository_example_loads() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!config.tasks.is_empty());
     assert!(!config.extensions.is_empty());
+    let remote = config.cache.remote.as_ref().expect("[cache.remote]");
+    assert_eq!(remote.endpoint, "grpcs://cache.example.com:443");
+    assert_eq!(
+        remote.token_env.as_deref(),
+        Some("MORPHIR_REMOTE_CACHE_TOKEN")
+    );
     for task in config.tasks.values() {
         for dependency in &task.depends_on {
             assert!(config.tasks.contains_key(&dependency.task));
         }
     }
+}
+
+/// `[cache.remote]`: values checked at load, env overrides applied by `remote_cache`.
+#[test]
+fn the_remote_cache_table_is_validated_and_overridden_by_the_environment() {
+    let ws = Workspace::with_root(
+        "\n[cache.remote]\nendpoint = \"grpc://127.0.0.1:9092\"\ninstance_name = \"ci\"\n\
+         token_env = \"CACHE_TOKEN\"\nca_file = \"ca.pem\"\ntimeout = \"3s\"\nupload = false\n",
+    );
+    let config = ws.load().unwrap_or_else(|e| panic!("{e}"));
+    let remote = config.cache.remote.clone().unwrap();
+    assert_eq!(remote.instance_name, "ci");
+    assert_eq!(remote.token_env.as_deref(), Some("CACHE_TOKEN"));
+    assert_eq!(remote.ca_file, Some(config.root.join("ca.pem")));
+    assert_eq!(remote.timeout, Some(std::time::Duration::from_secs(3)));
+    assert!(!remote.upload);
+
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        }
+    };
+    assert_eq!(config.remote_cache(env(&[])).unwrap(), Some(remote.clone()));
+    let overridden = config
+        .remote_cache(env(&[
+            ("MORPHIR_REMOTE_CACHE", "grpcs://cache.example.com"),
+            ("MORPHIR_REMOTE_CACHE_UPLOAD", "true"),
+            ("MORPHIR_REMOTE_CACHE_INSTANCE", "main"),
+        ]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(overridden.endpoint, "grpcs://cache.example.com");
+    assert!(overridden.upload);
+    assert_eq!(overridden.instance_name, "main");
+    assert_eq!(overridden.token_env, remote.token_env, "the rest is kept");
+    assert_eq!(
+        config
+            .remote_cache(env(&[("MORPHIR_REMOTE_CACHE", "off")]))
+            .unwrap(),
+        None
+    );
+    let err = config
+        .remote_cache(env(&[("MORPHIR_REMOTE_CACHE_UPLOAD", "maybe")]))
+        .unwrap_err();
+    assert!(err.contains("MORPHIR_REMOTE_CACHE_UPLOAD"), "{err}");
+    let err = config
+        .remote_cache(env(&[("MORPHIR_REMOTE_CACHE", "http://x")]))
+        .unwrap_err();
+    assert!(
+        err.starts_with("MORPHIR_REMOTE_CACHE: endpoint `http://x` must start with grpc://"),
+        "{err}"
+    );
+
+    // No table: only the environment sets one up.
+    let plain = Workspace::with_root("").load().unwrap();
+    assert_eq!(plain.remote_cache(env(&[])).unwrap(), None);
+    let from_env = plain
+        .remote_cache(env(&[("MORPHIR_REMOTE_CACHE", "grpc://localhost:1")]))
+        .unwrap()
+        .unwrap();
+    assert!(from_env.upload);
+    assert_eq!(from_env.token_env, None);
+
+    // Every bad value at once, each at its place.
+    let bad = Workspace::with_root(
+        "\n[cache.remote]\nendpoint = \"https://cache.example.com/x\"\n\
+         token_env = \"s3cr3t token\"\ntimeout = \"soon\"\n",
+    );
+    let errors = bad.load().unwrap_err().to_string();
+    assert!(
+        errors.contains("must start with grpc:// (plain) or grpcs:// (TLS)"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("`token_env` names the environment variable"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("s3cr3t"),
+        "the value is not echoed: {errors}"
+    );
+    assert!(errors.contains("`timeout`"), "{errors}");
+    let unknown =
+        Workspace::with_root("\n[cache.remote]\nendpoint = \"grpc://h:1\"\ntoken = \"x\"\n");
+    assert!(
+        unknown
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `token`")
+    );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use morphir_config::{Config, Extension};
 use morphir_envelope::Capabilities;
 use morphir_graph::{StepGraph, StepKind};
-use morphir_host::InstancePool;
+use morphir_host::{InstancePool, PoolKey, WarmPools};
 use morphir_runtime::{Limits, Runtime};
 use tokio::sync::OnceCell;
 
@@ -29,6 +29,8 @@ pub(crate) struct BuildExtension {
     pub(crate) location: morphir_config::Location,
     pub(crate) capabilities: Capabilities,
     pool: OnceCell<Arc<InstancePool>>,
+    /// Where the pool is kept warm between builds (the daemon), and under which key.
+    warm: Option<(Arc<WarmPools>, PoolKey)>,
 }
 
 impl BuildExtension {
@@ -40,6 +42,9 @@ impl BuildExtension {
     ) -> Result<Arc<InstancePool>, BuildError> {
         self.pool
             .get_or_try_init(|| async {
+                if let Some(pool) = self.warm.as_ref().and_then(|(w, key)| w.get(key)) {
+                    return Ok(pool);
+                }
                 let runtime = runtime.clone();
                 let (name, bytes, limits) =
                     (self.name.clone(), Arc::clone(&self.bytes), self.limits);
@@ -52,7 +57,11 @@ impl BuildExtension {
                     location: self.location.clone(),
                     source,
                 })?;
-                Ok(Arc::new(InstancePool::new(module, max_live)))
+                let pool = Arc::new(InstancePool::new(module, max_live));
+                Ok(match &self.warm {
+                    Some((warm, key)) => warm.insert(key.clone(), pool),
+                    None => pool,
+                })
             })
             .await
             .cloned()
@@ -105,6 +114,7 @@ pub(crate) fn prepare(
     runtime: &Runtime,
     cache_root: &Path,
     max_live: usize,
+    warm: Option<&(Arc<WarmPools>, String)>,
 ) -> Result<BTreeMap<String, Arc<BuildExtension>>, BuildError> {
     let mut out = BTreeMap::new();
     for (_, step) in graph.steps() {
@@ -112,7 +122,7 @@ pub(crate) fn prepare(
             continue;
         };
         if !out.contains_key(&ext.name) {
-            let prepared = prepare_one(ext, runtime, cache_root, max_live)?;
+            let prepared = prepare_one(ext, runtime, cache_root, max_live, warm)?;
             out.insert(ext.name.clone(), Arc::new(prepared));
         }
         let caps = &out[&ext.name].capabilities;
@@ -142,6 +152,7 @@ fn prepare_one(
     runtime: &Runtime,
     cache_root: &Path,
     max_live: usize,
+    warm: Option<&(Arc<WarmPools>, String)>,
 ) -> Result<BuildExtension, BuildError> {
     if let Err(source) = ext.source.verify_hash() {
         return Err(BuildError::HashMismatch {
@@ -168,7 +179,25 @@ fn prepare_one(
     let limits = limits(ext);
     let caps_path = capabilities_path(cache_root, &hash);
     let pool = OnceCell::new();
+    let warm = warm.map(|(pools, workspace)| {
+        let key = PoolKey {
+            workspace: workspace.clone(),
+            extension: ext.name.clone(),
+            module_hash: hash,
+            variant: format!("{limits:?} max_live={max_live}"),
+        };
+        (Arc::clone(pools), key)
+    });
+    let warm_pool = warm.as_ref().and_then(|(w, key)| w.get(key));
     let capabilities = if let Some(caps) = read_capabilities(&caps_path) {
+        if let Some(warm_pool) = warm_pool {
+            let _ = pool.set(warm_pool);
+        }
+        caps
+    } else if let Some(warm_pool) = warm_pool {
+        let caps = warm_pool.module().capabilities().clone();
+        write_capabilities(&caps_path, &caps);
+        let _ = pool.set(warm_pool);
         caps
     } else {
         {
@@ -182,7 +211,11 @@ fn prepare_one(
                 })?;
             let caps = module.capabilities().clone();
             write_capabilities(&caps_path, &caps);
-            let _ = pool.set(Arc::new(InstancePool::new(module, max_live)));
+            let fresh = Arc::new(InstancePool::new(module, max_live));
+            let _ = pool.set(match &warm {
+                Some((w, key)) => w.insert(key.clone(), fresh),
+                None => fresh,
+            });
             caps
         }
     };
@@ -203,5 +236,6 @@ fn prepare_one(
         location: ext.source.path_location.clone(),
         capabilities,
         pool,
+        warm,
     })
 }

@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod extensions;
 mod grants;
+mod hosting;
 mod outputs;
 mod report;
 mod scheduler;
@@ -25,7 +26,8 @@ pub use error::BuildError;
 pub use events::{Event, EventSink};
 pub use outputs::{OUTPUT_MANIFEST, write_outputs};
 pub use report::{BuildReport, StepReport, StepStatus};
-pub use scheduler::{BuildOptions, build};
+pub use hosting::{BuildHost, Cancel};
+pub use scheduler::{BuildOptions, build, build_with};
 
 /// This executor's version; part of every cache key.
 pub const MORPHIR_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -13,7 +13,9 @@ use morphir_runtime::{CallOutput, Runtime};
 use tokio::task::JoinSet;
 
 use crate::extensions::{self, BuildExtension};
-use crate::{BuildError, BuildReport, Event, EventSink, MORPHIR_VERSION, StepReport, StepStatus};
+use crate::{
+    BuildError, BuildHost, BuildReport, Event, EventSink, MORPHIR_VERSION, StepReport, StepStatus,
+};
 
 /// How to run a build.
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ struct Scheduler {
     /// Directories input globs never read from: the cache and every backend's output. A set,
     /// checked against each input's few ancestors (a list scan per file was quadratic).
     excluded: std::collections::HashSet<PathBuf>,
+    /// The environment the build sees (`None`: this process's).
+    env: Option<Arc<BTreeMap<String, String>>>,
 }
 
 fn operation(kind: StepKind) -> Operation {
@@ -87,7 +91,21 @@ pub async fn build(
     options: BuildOptions,
     events: EventSink,
 ) -> Result<BuildReport, BuildError> {
+    build_with(config, graph, runtime, options, events, BuildHost::default()).await
+}
+
+/// [`build`] in a host that supplies the environment, warm pools and cancellation (the
+/// daemon); see [`BuildHost`].
+pub async fn build_with(
+    config: Arc<Config>,
+    graph: Arc<StepGraph>,
+    runtime: Runtime,
+    options: BuildOptions,
+    events: EventSink,
+    host: BuildHost,
+) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
+    let BuildHost { env, pools, cancel } = host;
     let store = Store::open(&options.cache_dir).map_err(|source| BuildError::Cache {
         path: options.cache_dir.clone(),
         source,
@@ -101,7 +119,7 @@ pub async fn build(
             options.jobs.max(1),
         );
         tokio::task::spawn_blocking(move || {
-            extensions::prepare(&config, &graph, &runtime, &root, jobs)
+            extensions::prepare(&config, &graph, &runtime, &root, jobs, pools.as_ref())
         })
         .await
         .expect("preparing extensions does not panic")?
@@ -132,9 +150,15 @@ pub async fn build(
         seq: AtomicU64::new(0),
         outputs: vec![None; steps],
         excluded,
+        env,
     };
     (scheduler.events)(&Event::Planned { steps });
-    let (reports, cancelled) = scheduler.run().await;
+    let cancel = cancel.unwrap_or_else(|| {
+        Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    });
+    let (reports, cancelled) = scheduler.run(cancel).await;
     Ok(BuildReport::new(reports, started.elapsed(), cancelled))
 }
 
@@ -164,7 +188,7 @@ impl Scheduler {
         });
     }
 
-    async fn run(&mut self) -> (Vec<StepReport>, bool) {
+    async fn run(&mut self, cancel: crate::Cancel) -> (Vec<StepReport>, bool) {
         let jobs = self.options.jobs.max(1);
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
@@ -175,8 +199,7 @@ impl Scheduler {
         )> = JoinSet::new();
         let mut stopping = false;
         let mut cancelled = false;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let mut cancel = cancel;
 
         loop {
             while !stopping && running.len() < jobs {
@@ -248,7 +271,7 @@ impl Scheduler {
                         ready.complete(index);
                     }
                 }
-                _ = &mut ctrl_c => {
+                () = &mut cancel => {
                     // Nothing is being written here: writes happen only in this task, between
                     // polls. Running calls are abandoned; their results are never stored.
                     cancelled = true;
@@ -326,10 +349,10 @@ impl Scheduler {
             .permissions(&extension.permissions)
             .operation(operation.name());
         for var in &task.env {
-            let value = std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
+            let value = crate::hosting::var(self.env.as_deref(), var);
             key.env_var(var, value.as_deref());
         }
-        let env_view = crate::grants::env(&extension, &mut key);
+        let env_view = crate::grants::env(&extension, &mut key, self.env.as_deref());
         let mut readable = BTreeMap::new();
         let request = match step.kind {
             StepKind::Frontend => {

@@ -24,9 +24,9 @@ mod scheduler;
 
 pub use error::BuildError;
 pub use events::{Event, EventSink};
+pub use hosting::{BuildHost, Cancel};
 pub use outputs::{OUTPUT_MANIFEST, write_outputs};
 pub use report::{BuildReport, StepReport, StepStatus};
-pub use hosting::{BuildHost, Cancel};
 pub use scheduler::{BuildOptions, build, build_with};
 
 /// This executor's version; part of every cache key.

@@ -169,6 +169,8 @@ mod tests {
         let json = serde_json::to_string(&report).unwrap();
         let back: BuildReport = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
-        assert!(serde_json::from_str::<BuildReport>(&json.replace("frontend\"", "nope\"")).is_err());
+        assert!(
+            serde_json::from_str::<BuildReport>(&json.replace("frontend\"", "nope\"")).is_err()
+        );
     }
 }

@@ -91,7 +91,15 @@ pub async fn build(
     options: BuildOptions,
     events: EventSink,
 ) -> Result<BuildReport, BuildError> {
-    build_with(config, graph, runtime, options, events, BuildHost::default()).await
+    build_with(
+        config,
+        graph,
+        runtime,
+        options,
+        events,
+        BuildHost::default(),
+    )
+    .await
 }
 
 /// [`build`] in a host that supplies the environment, warm pools and cancellation (the

@@ -64,7 +64,9 @@ pub async fn connect(paths: &DaemonPaths) -> Connection {
             Some(Response::Hello(daemon)) => Ok(daemon),
             Some(Response::Error { message }) => Err(Error::Protocol(message)),
             Some(other) => Err(Error::Protocol(format!("expected hello, got {other:?}"))),
-            None => Err(Error::Protocol("the daemon closed the connection".to_owned())),
+            None => Err(Error::Protocol(
+                "the daemon closed the connection".to_owned(),
+            )),
         }
     };
     match tokio::time::timeout(HELLO_TIMEOUT, hello).await {
@@ -237,10 +239,10 @@ pub async fn start(paths: &DaemonPaths, exe: &Path, args: &[OsString]) -> Result
         .map_err(|e| Error::Start(format!("cannot run {}: {e}", exe.display())))?;
     let started = Instant::now();
     loop {
-        if let Connection::Ready(client) = connect(paths).await {
-            if client.compatible() {
-                return Ok(client.daemon.pid);
-            }
+        if let Connection::Ready(client) = connect(paths).await
+            && client.compatible()
+        {
+            return Ok(client.daemon.pid);
         }
         if let Ok(Some(status)) = child.try_wait() {
             let log = std::fs::read_to_string(paths.log()).unwrap_or_default();

@@ -25,10 +25,9 @@ impl DaemonPaths {
             .filter(|p| p.is_absolute());
         let dir = match runtime {
             Some(dir) => dir.join("morphir"),
-            None => std::env::temp_dir().join(format!(
-                "morphir-{}",
-                rustix::process::getuid().as_raw()
-            )),
+            None => {
+                std::env::temp_dir().join(format!("morphir-{}", rustix::process::getuid().as_raw()))
+            }
         };
         Self { dir }
     }
@@ -93,7 +92,11 @@ impl DaemonPaths {
 
     /// The pid in the pid file, if it holds one.
     pub fn read_pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.pid()).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.pid())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 }
 

@@ -185,7 +185,10 @@ mod tests {
             ..BuildRequest::default()
         }));
         write_frame(&mut a, &request).await.unwrap();
-        let back: Request = read_frame(&mut b, MAX_REQUEST_BYTES).await.unwrap().unwrap();
+        let back: Request = read_frame(&mut b, MAX_REQUEST_BYTES)
+            .await
+            .unwrap()
+            .unwrap();
         let Request::Build(back) = back else {
             panic!("not a build: {back:?}")
         };
@@ -206,6 +209,9 @@ mod tests {
             Err(Error::Malformed(_))
         ));
         drop(a);
-        assert!(matches!(read_frame::<_, Request>(&mut b, 100).await, Ok(None)));
+        assert!(matches!(
+            read_frame::<_, Request>(&mut b, 100).await,
+            Ok(None)
+        ));
     }
 }

@@ -132,7 +132,9 @@ pub fn serve(
 }
 
 fn write_pid(paths: &DaemonPaths) -> std::io::Result<()> {
-    let tmp = paths.dir().join(format!("daemon.pid.{}", std::process::id()));
+    let tmp = paths
+        .dir()
+        .join(format!("daemon.pid.{}", std::process::id()));
     std::fs::write(&tmp, format!("{}\n", std::process::id()))?;
     std::fs::rename(&tmp, paths.pid())
 }
@@ -179,7 +181,10 @@ async fn accept_loop(
             }
         }
     }
-    tracing::info!("shutting down: cancelling {} running builds", shared.active.load(Ordering::Relaxed));
+    tracing::info!(
+        "shutting down: cancelling {} running builds",
+        shared.active.load(Ordering::Relaxed)
+    );
     // Builds see the shutdown through their cancellation, report `cancelled` to their clients
     // and store nothing of the calls they abandon.
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -410,7 +415,10 @@ async fn run_build(
             message: relativize.text(&message),
         },
         Err(e) => Response::Error {
-            message: format!("internal error in the daemon: the build task failed ({e}); see {}", "daemon.log"),
+            message: format!(
+                "internal error in the daemon: the build task failed ({e}); see {}",
+                "daemon.log"
+            ),
         },
     };
     shared.pools.enforce_idle_cap();

@@ -39,7 +39,7 @@ pub struct WarmSettings {
 impl Default for WarmSettings {
     fn default() -> Self {
         Self {
-            idle_timeout: Duration::from_secs(30 * 60),
+            idle_timeout: Duration::from_mins(30),
             max_idle_instances: 64,
         }
     }
@@ -163,9 +163,9 @@ impl WarmPools {
         let timeout = self.settings.idle_timeout;
         let mut state = self.state();
         let before = state.entries.len();
-        state.entries.retain(|_, e| {
-            Arc::strong_count(&e.pool) > 1 || e.last_used.elapsed() < timeout
-        });
+        state
+            .entries
+            .retain(|_, e| Arc::strong_count(&e.pool) > 1 || e.last_used.elapsed() < timeout);
         let reaped = before - state.entries.len();
         state.reaped_pools += reaped as u64;
         drop(state);

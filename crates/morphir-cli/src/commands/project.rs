@@ -75,11 +75,20 @@ pub(crate) fn load_config_with(
     options: LoadOptions,
 ) -> Result<Config, ConfigLoadError> {
     let file = config_file(args)?;
-    Config::load_with(&file, options).map_err(ConfigLoadError::Invalid)
+    load_config_file(&file, options)
+}
+
+/// Loads the configuration at `file` (found by [`config_file`]; the daemon passes the client's
+/// working directory joined with it).
+pub(crate) fn load_config_file(
+    file: &Path,
+    options: LoadOptions,
+) -> Result<Config, ConfigLoadError> {
+    Config::load_with(file, options).map_err(ConfigLoadError::Invalid)
 }
 
 /// The `morphir.toml` to load.
-fn config_file(args: &ConfigArgs) -> Result<PathBuf, ConfigLoadError> {
+pub(crate) fn config_file(args: &ConfigArgs) -> Result<PathBuf, ConfigLoadError> {
     if let Some(path) = &args.config {
         return Ok(if path.is_dir() {
             path.join(CONFIG_FILE)

@@ -212,6 +212,37 @@ fn summary(out: &Output) -> serde_json::Value {
     v
 }
 
+fn corrupt_blobs(p: &Project) {
+    let blobs = p.path().join("cache/v1/blobs");
+    for shard in std::fs::read_dir(&blobs).unwrap().flatten() {
+        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let mut bytes = std::fs::read(blob.path()).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xff;
+            std::fs::write(blob.path(), bytes).unwrap();
+        }
+    }
+}
+
+/// Builds `here` in process and `there` through the daemon, and checks that exit code,
+/// `--json`, stderr (but times) and outputs are the same. Returns stderr.
+fn same_build(rt: &Runtime, here: &Project, there: &Project, round: usize) -> String {
+    let mut local = rt.command(here.path(), &["build", "--json", "--no-daemon", "-j", "2"]);
+    let local = local.env("MORPHIR_TEST_FLAVOUR", "sour").output().unwrap();
+    let mut remote = rt.command(there.path(), &["build", "--json", "-j", "2"]);
+    let remote = remote.env("MORPHIR_TEST_FLAVOUR", "sour").output().unwrap();
+    assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
+    assert_eq!(remote.status.code(), local.status.code(), "round {round}");
+    assert_eq!(summary(&remote), summary(&local), "round {round}");
+    assert_eq!(
+        steady(&stderr(&remote)),
+        steady(&stderr(&local)),
+        "round {round}"
+    );
+    assert_eq!(there.tree("out"), here.tree("out"), "round {round}");
+    stderr(&remote)
+}
+
 #[test]
 fn builds_through_the_daemon_match_builds_in_process() {
     let rt = Runtime::new();
@@ -229,24 +260,20 @@ fn builds_through_the_daemon_match_builds_in_process() {
             here.write(file, text);
             there.write(file, text);
         }
-        let mut local = rt.command(here.path(), &["build", "--json", "--no-daemon", "-j", "2"]);
-        let local = local.env("MORPHIR_TEST_FLAVOUR", "sour").output().unwrap();
-        let mut remote = rt.command(there.path(), &["build", "--json", "-j", "2"]);
-        let remote = remote.env("MORPHIR_TEST_FLAVOUR", "sour").output().unwrap();
-        assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
-        assert_eq!(remote.status.code(), local.status.code(), "round {round}");
-        assert_eq!(summary(&remote), summary(&local), "round {round}");
-        assert_eq!(
-            steady(&stderr(&remote)),
-            steady(&stderr(&local)),
-            "round {round}"
-        );
-        assert_eq!(there.tree("out"), here.tree("out"), "round {round}");
+        same_build(&rt, &here, &there, round);
     }
+    // The daemon's own warnings reach the client: every cache entry corrupt, repaired.
+    corrupt_blobs(&here);
+    corrupt_blobs(&there);
+    let err = same_build(&rt, &here, &there, 4);
+    assert!(
+        err.contains("WARN morphir_build::scheduler: cache entry of"),
+        "{err}"
+    );
     // Second round fully cached, third: only what the edit affects ran.
     let status = rt.status();
     assert_eq!(status["running"], true);
-    assert_eq!(status["builds"], 4, "{status:#}");
+    assert_eq!(status["builds"], 5, "{status:#}");
     let workspaces = status["warm"]["workspaces"].as_array().unwrap();
     assert_eq!(workspaces.len(), 1, "{status:#}");
     let pools = workspaces[0]["pools"].as_array().unwrap();

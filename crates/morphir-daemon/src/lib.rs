@@ -20,6 +20,7 @@
 #![cfg(unix)]
 
 pub mod client;
+mod forward;
 mod paths;
 pub mod protocol;
 pub mod server;
@@ -31,6 +32,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 pub use client::{Client, Connection};
+pub use forward::layer as log_forwarding_layer;
 pub use paths::DaemonPaths;
 pub use protocol::{BuildRequest, Hello, Request, Response};
 pub use server::{ServerOptions, serve};

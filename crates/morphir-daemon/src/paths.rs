@@ -77,6 +77,20 @@ impl DaemonPaths {
                 path: self.dir.clone(),
                 source,
             })?;
+        self.check()
+    }
+
+    /// For a client: `Ok(false)` when the directory does not exist (no daemon, and nothing is
+    /// created), `Ok(true)` when it is private to this user, an error otherwise (a client sends
+    /// its environment through the socket: never to a socket others could have put there).
+    pub fn verify(&self) -> Result<bool, Error> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            _ => self.check().map(|()| true),
+        }
+    }
+
+    fn check(&self) -> Result<(), Error> {
         let meta = std::fs::symlink_metadata(&self.dir).map_err(|source| Error::Dir {
             path: self.dir.clone(),
             source,

@@ -345,6 +345,7 @@ async fn run_build(
     let _active = ActiveBuild(shared);
     let relativize = Arc::new(Relativize::new(&request));
     let (events_tx, mut events) = mpsc::unbounded_channel::<Response>();
+    let events_tx_log = events_tx.clone();
     let sink: EventSink = {
         let relativize = Arc::clone(&relativize);
         Arc::new(move |event: &Event| {
@@ -383,7 +384,13 @@ async fn run_build(
         cancel,
         pools: Arc::clone(&shared.pools),
     };
-    let mut build = tokio::spawn(shared.service.build(request, context));
+    // The daemon's own warnings about this build go to this client too (`forward.rs`).
+    let (build_id, _route) = crate::forward::route(events_tx_log);
+    let span = tracing::warn_span!(crate::forward::SPAN, build = build_id);
+    let mut build = tokio::spawn(tracing::Instrument::instrument(
+        shared.service.build(request, context),
+        span,
+    ));
     let mut client_gone = false;
     let joined = loop {
         tokio::select! {

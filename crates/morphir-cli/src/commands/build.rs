@@ -130,11 +130,15 @@ async fn route(args: &BuildArgs) -> Option<Client> {
         return None;
     }
     let paths = DaemonPaths::from_env();
-    if let Err(e) = paths.ensure() {
-        warn(&format!("{e}; building in this process"));
-        return None;
-    }
-    match client::connect(&paths).await {
+    let connection = match paths.verify() {
+        Ok(true) => client::connect(&paths).await,
+        Ok(false) => Connection::NotRunning,
+        Err(e) => {
+            warn(&format!("{e}; building in this process"));
+            return None;
+        }
+    };
+    match connection {
         Connection::Ready(client) if client.compatible() => return Some(client),
         Connection::Ready(client) => {
             let daemon = client.daemon().clone();

@@ -434,3 +434,155 @@ async fn run_build(
     }
     write_frame(&mut writer, &last).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use morphir_build::BuildReport;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::client::{Connection, connect};
+
+    /// Builds that wait until cancelled or released, and remember which ended how.
+    #[derive(Default)]
+    struct Fake {
+        release: Notify,
+        ended: Mutex<Vec<(Vec<String>, &'static str)>>,
+    }
+
+    struct FakeService(Arc<Fake>);
+
+    impl Service for FakeService {
+        fn build(
+            &self,
+            request: BuildRequest,
+            context: BuildContext,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<BuildReport, String>> + Send>> {
+            let fake = Arc::clone(&self.0);
+            Box::pin(async move {
+                (context.events)(&Event::Planned { steps: 1 });
+                let how = tokio::select! {
+                    () = context.cancel => "cancelled",
+                    () = fake.release.notified() => "finished",
+                };
+                fake.ended
+                    .lock()
+                    .unwrap()
+                    .push((request.tasks.clone(), how));
+                Ok(BuildReport {
+                    success: how == "finished",
+                    cancelled: how == "cancelled",
+                    wall_ms: 0,
+                    executed: 0,
+                    cached: 0,
+                    failed: 0,
+                    skipped: 0,
+                    steps: Vec::new(),
+                })
+            })
+        }
+    }
+
+    async fn ready(paths: &DaemonPaths) -> crate::Client {
+        for _ in 0..500 {
+            if let Connection::Ready(client) = connect(paths).await {
+                return client;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the daemon never answered");
+    }
+
+    fn request(task: &str) -> BuildRequest {
+        BuildRequest {
+            cwd: "/".into(),
+            config: "morphir.toml".into(),
+            tasks: vec![task.to_owned()],
+            jobs: 1,
+            ..BuildRequest::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_goes_away_cancels_only_its_own_build() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = DaemonPaths::in_dir(tmp.path().join("d"));
+        let fake = Arc::new(Fake::default());
+        let server = {
+            let (paths, fake) = (paths.clone(), Arc::clone(&fake));
+            std::thread::spawn(move || {
+                serve(
+                    &paths,
+                    Arc::new(FakeService(fake)),
+                    ServerOptions::default(),
+                )
+            })
+        };
+        // A second daemon on the same directory is refused.
+        let _ = ready(&paths).await;
+        let again = serve(
+            &paths,
+            Arc::new(FakeService(Arc::clone(&fake))),
+            ServerOptions::default(),
+        );
+        assert!(
+            matches!(again, Err(Error::AlreadyRunning { .. })),
+            "{again:?}"
+        );
+
+        let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+        let a = ready(&paths).await;
+        let seen = seen_tx.clone();
+        let a = tokio::spawn(async move {
+            a.build(
+                request("a"),
+                move |r| {
+                    let _ = seen.send(format!("{r:?}"));
+                },
+                std::future::pending(),
+            )
+            .await
+        });
+        let b = ready(&paths).await;
+        let b = tokio::spawn(async move {
+            b.build(
+                request("b"),
+                move |r| {
+                    let _ = seen_tx.send(format!("{r:?}"));
+                },
+                std::future::pending(),
+            )
+            .await
+        });
+        // Both are running once both saw their first event.
+        for _ in 0..2 {
+            assert!(seen_rx.recv().await.unwrap().contains("Planned"));
+        }
+        a.abort();
+        let _ = a.await;
+        while fake.ended.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            *fake.ended.lock().unwrap(),
+            [(vec!["a".to_owned()], "cancelled")]
+        );
+        fake.release.notify_one();
+        let report = b.await.unwrap().unwrap().unwrap();
+        assert!(report.success);
+        assert_eq!(
+            fake.ended.lock().unwrap()[1],
+            (vec!["b".to_owned()], "finished")
+        );
+
+        let status = ready(&paths).await.status().await.unwrap();
+        assert_eq!(status.builds, 2);
+        assert_eq!(status.active_builds, 0);
+        ready(&paths).await.stop().await.unwrap();
+        server.join().unwrap().unwrap();
+        assert!(!paths.socket().exists());
+        assert!(matches!(connect(&paths).await, Connection::NotRunning));
+    }
+}

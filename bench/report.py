@@ -171,6 +171,7 @@ def main():
     ap.add_argument("--criterion", required=True)
     ap.add_argument("--sizes", required=True)
     ap.add_argument("--turbo", default="")
+    ap.add_argument("--daemon-sizes", default="")
     ap.add_argument("--morphir", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--elapsed", type=int, default=0)
@@ -474,6 +475,36 @@ def main():
     if not any_turbo:
         w("| – | | (not run) | | | | |")
     w("")
+
+    # ---- daemon
+    dsizes = [int(x) for x in (a.daemon_sizes or "").split()]
+    if any(hyperfine(res, f"daemon-cached-{n}") for n in dsizes):
+        w("## Rebuilds through the daemon")
+        w("")
+        w("`morphir build` in process (`--no-daemon`) and through a running daemon "
+          "(docs/daemon.md) whose pools are warm, one after the other in one hyperfine run per "
+          "row, on the workspaces above. *Changed*: one frontend's input edited before each run "
+          "(`gen.py touch`), so that step and its backend run; in process this loads the module "
+          "(from the compile cache) and instantiates it, the daemon has both ready. The client "
+          "still starts a process, finds `morphir.toml` and renders the same progress.")
+        w("")
+        w("| steps | fully cached, in process | fully cached, daemon | ratio | one input changed, in process | one input changed, daemon | ratio |")
+        w("|---|---|---|---|---|---|---|")
+        for n in dsizes:
+            c = hyperfine(res, f"daemon-cached-{n}")
+            ch = hyperfine(res, f"daemon-changed-{n}")
+            ci, cd = c.get(f"in process {n}"), c.get(f"daemon {n}")
+            hi, hd = ch.get(f"in process {n}"), ch.get(f"daemon {n}")
+
+            def ratio(a, b):
+                return f"{a['median'] / b['median']:.2f}×" if a and b else "–"
+
+            w(f"| {n:,} | {fmt_run(ci)} | {fmt_run(cd)} | {ratio(ci, cd)} | "
+              f"{fmt_run(hi)} | {fmt_run(hd)} | {ratio(hi, hd)} |")
+        w("")
+        w("Ratio = in process / daemon (above 1: the daemon is faster). CPU is the client "
+          "process's only: the daemon's work is not in it.")
+        w("")
 
     # ---- syscalls
     st_text = read_text(os.path.join(res, "strace-cached-1000.txt"))

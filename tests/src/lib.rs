@@ -76,8 +76,9 @@ pub fn guest(name: &str) -> PathBuf {
     dist().join(format!("{name}.wasm"))
 }
 
-/// Runs `morphir` with `args` in `dir`, with a private compile cache and no inherited log
-/// settings, so output is the same on every machine.
+/// Runs `morphir` with `args` in `dir`, with a private compile cache, no inherited log settings
+/// and a private runtime directory (so a daemon the developer runs is never used), so output is
+/// the same on every machine.
 pub fn morphir(dir: &Path, args: &[&str]) -> Output {
     morphir_with_env(dir, args, &[])
 }
@@ -89,6 +90,7 @@ pub fn morphir_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         .current_dir(dir)
         .args(args)
         .env("XDG_CACHE_HOME", home)
+        .env("XDG_RUNTIME_DIR", home)
         .env_remove("RUST_LOG")
         .env_remove("MORPHIR_CACHE_DIR")
         // A developer's shared cache must not leak into the tests (remote_cache.rs sets these).

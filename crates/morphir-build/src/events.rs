@@ -1,10 +1,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::report::StepStatus;
 
-/// Progress of a build, as it happens.
-#[derive(Debug, Clone)]
+/// Progress of a build, as it happens. Serialisable, so a daemon can stream a build's events to
+/// the CLI that asked for it (`morphir-daemon`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// The build knows its steps.
     Planned {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use morphir_config::{Config, Extension};
 use morphir_envelope::Capabilities;
 use morphir_graph::{StepGraph, StepKind};
-use morphir_host::InstancePool;
+use morphir_host::{InstancePool, PoolKey, WarmPools};
 use morphir_runtime::{Limits, Runtime};
 use tokio::sync::OnceCell;
 
@@ -33,6 +33,8 @@ pub(crate) struct BuildExtension {
     /// Where its capabilities are remembered.
     capabilities_path: PathBuf,
     pool: OnceCell<Arc<InstancePool>>,
+    /// Where the pool is kept warm between builds (the daemon), and under which key.
+    warm: Option<(Arc<WarmPools>, PoolKey)>,
 }
 
 /// The runtime's refusal of `name`'s module as a configuration error (the runtime's message
@@ -63,6 +65,9 @@ impl BuildExtension {
     ) -> Result<Arc<InstancePool>, BuildError> {
         self.pool
             .get_or_try_init(|| async {
+                if let Some(pool) = self.warm.as_ref().and_then(|(w, key)| w.get(key)) {
+                    return Ok(pool);
+                }
                 let runtime = runtime.clone();
                 let (name, bytes, limits) =
                     (self.name.clone(), Arc::clone(&self.bytes), self.limits);
@@ -78,7 +83,11 @@ impl BuildExtension {
                     let _ = std::fs::remove_file(&self.capabilities_path);
                     unloadable(&self.name, &self.module, &self.location, &e)
                 })?;
-                Ok(Arc::new(InstancePool::new(module, max_live)))
+                let pool = Arc::new(InstancePool::new(module, max_live));
+                Ok(match &self.warm {
+                    Some((warm, key)) => warm.insert(key.clone(), pool),
+                    None => pool,
+                })
             })
             .await
             .cloned()
@@ -150,6 +159,7 @@ pub(crate) fn prepare(
     runtime: &Runtime,
     cache_root: &Path,
     max_live: usize,
+    warm: Option<&(Arc<WarmPools>, String)>,
 ) -> Result<BTreeMap<String, Arc<BuildExtension>>, BuildError> {
     let mut out = BTreeMap::new();
     for (_, step) in graph.steps() {
@@ -157,7 +167,7 @@ pub(crate) fn prepare(
             continue;
         };
         if !out.contains_key(&ext.name) {
-            let prepared = prepare_one(ext, runtime, cache_root, max_live)?;
+            let prepared = prepare_one(ext, runtime, cache_root, max_live, warm)?;
             out.insert(ext.name.clone(), Arc::new(prepared));
         }
         let caps = &out[&ext.name].capabilities;
@@ -187,6 +197,7 @@ fn prepare_one(
     runtime: &Runtime,
     cache_root: &Path,
     max_live: usize,
+    warm: Option<&(Arc<WarmPools>, String)>,
 ) -> Result<BuildExtension, BuildError> {
     if let Err(source) = ext.source.verify_hash() {
         return Err(BuildError::HashMismatch {
@@ -216,11 +227,31 @@ fn prepare_one(
     let refused = |e: morphir_runtime::Error| {
         unloadable(&ext.name, &ext.source.path, &ext.source.path_location, &e)
     };
+    let warm = warm.map(|(pools, workspace)| {
+        let key = PoolKey {
+            workspace: workspace.clone(),
+            extension: ext.name.clone(),
+            module_hash: hash,
+            variant: format!("{limits:?} max_live={max_live}"),
+        };
+        (Arc::clone(pools), key)
+    });
+    let warm_pool = warm.as_ref().and_then(|(w, key)| w.get(key));
     let capabilities = if let Some(caps) = read_capabilities(&caps_path) {
-        // Seen before: no compile (a fully cached build must not pay for one), but the checks a
-        // load makes first, which depend on this configuration too (`max_memory`): a module
-        // that cannot load is a configuration error now, not a failed step later.
-        runtime.check(&ext.name, &bytes, limits).map_err(refused)?;
+        if let Some(warm_pool) = warm_pool {
+            // Loaded under these very limits before: it loads.
+            let _ = pool.set(warm_pool);
+        } else {
+            // Seen before: no compile (a fully cached build must not pay for one), but the
+            // checks a load makes first, which depend on this configuration too (`max_memory`):
+            // a module that cannot load is a configuration error now, not a failed step later.
+            runtime.check(&ext.name, &bytes, limits).map_err(refused)?;
+        }
+        caps
+    } else if let Some(warm_pool) = warm_pool {
+        let caps = warm_pool.module().capabilities().clone();
+        write_capabilities(&caps_path, &caps);
+        let _ = pool.set(warm_pool);
         caps
     } else {
         {
@@ -231,7 +262,11 @@ fn prepare_one(
                 .map_err(refused)?;
             let caps = module.capabilities().clone();
             write_capabilities(&caps_path, &caps);
-            let _ = pool.set(Arc::new(InstancePool::new(module, max_live)));
+            let fresh = Arc::new(InstancePool::new(module, max_live));
+            let _ = pool.set(match &warm {
+                Some((w, key)) => w.insert(key.clone(), fresh),
+                None => fresh,
+            });
             caps
         }
     };
@@ -254,5 +289,6 @@ fn prepare_one(
         capabilities,
         capabilities_path: caps_path,
         pool,
+        warm,
     })
 }

@@ -17,13 +17,15 @@ use morphir_runtime::{HostContext, WorkspaceAccess};
 use crate::extensions::BuildExtension;
 
 /// Reads the extension's allowed variables, adds them to `key`, and returns the view.
+/// `vars` is the environment the build sees (`None`: this process's; see `BuildHost`).
 pub(crate) fn env(
     extension: &BuildExtension,
     key: &mut KeyBuilder,
+    vars: Option<&BTreeMap<String, String>>,
 ) -> BTreeMap<String, Option<String>> {
     let mut view = BTreeMap::new();
     for name in &extension.env {
-        let value = std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        let value = crate::hosting::var(vars, name);
         key.env_var(name, value.as_deref());
         view.insert(name.clone(), value);
     }

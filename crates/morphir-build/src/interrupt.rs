@@ -27,6 +27,18 @@ impl Interrupt {
         Self::default()
     }
 
+    /// An interrupt triggered when `cancel` resolves. Must be called inside a tokio runtime;
+    /// the waiting task ends with `cancel` (or with the runtime).
+    pub fn on(cancel: crate::Cancel) -> Self {
+        let this = Self::new();
+        let triggered = this.clone();
+        tokio::spawn(async move {
+            cancel.await;
+            triggered.trigger();
+        });
+        this
+    }
+
     /// Asks the build to stop.
     pub fn trigger(&self) {
         self.inner.flag.store(true, Ordering::SeqCst);

@@ -18,16 +18,18 @@ mod events;
 mod extensions;
 mod grants;
 mod interrupt;
+mod hosting;
 mod outputs;
 mod report;
 mod scheduler;
 
 pub use error::BuildError;
 pub use events::{Event, EventSink};
+pub use hosting::{BuildHost, Cancel};
 pub use interrupt::Interrupt;
 pub use outputs::{OUTPUT_MANIFEST, write_outputs};
 pub use report::{BuildReport, StepReport, StepStatus};
-pub use scheduler::{BuildOptions, build, build_with_interrupt};
+pub use scheduler::{BuildOptions, build, build_with};
 
 /// This executor's version; part of every cache key.
 pub const MORPHIR_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,9 +1,9 @@
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
     /// It ran.
@@ -64,7 +64,7 @@ pub struct StepReport {
 }
 
 /// The whole build's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildReport {
     /// No step failed and the build was not cancelled.
     pub success: bool,
@@ -91,6 +91,58 @@ pub struct BuildReport {
     pub steps: Vec<StepReport>,
 }
 
+/// A [`StepReport`] as read back (a report that crossed the daemon's socket): its kind becomes
+/// the static name the scheduler writes.
+#[derive(Deserialize)]
+struct StepReportWire {
+    id: String,
+    task: String,
+    kind: String,
+    extension: String,
+    status: StepStatus,
+    key: Option<String>,
+    duration_ms: u64,
+    error: Option<String>,
+    #[serde(default)]
+    repaired: bool,
+    changes: Option<Vec<String>>,
+    #[serde(default)]
+    remote: bool,
+}
+
+// By hand: a derive would borrow `kind` from the input (`&'static str`), tying it to `'static`.
+impl<'de> Deserialize<'de> for StepReport {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        StepReportWire::deserialize(deserializer)?
+            .try_into()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<StepReportWire> for StepReport {
+    type Error = String;
+
+    fn try_from(w: StepReportWire) -> Result<Self, String> {
+        let kind = ["frontend", "transform", "backend"]
+            .into_iter()
+            .find(|k| *k == w.kind)
+            .ok_or_else(|| format!("unknown step kind `{}`", w.kind))?;
+        Ok(Self {
+            id: w.id,
+            task: w.task,
+            kind,
+            extension: w.extension,
+            status: w.status,
+            key: w.key,
+            duration_ms: w.duration_ms,
+            error: w.error,
+            repaired: w.repaired,
+            changes: w.changes,
+            remote: w.remote,
+        })
+    }
+}
+
 impl BuildReport {
     pub(crate) fn new(steps: Vec<StepReport>, wall: Duration, cancelled: bool) -> Self {
         let count = |s| steps.iter().filter(|r| r.status == s).count();
@@ -110,5 +162,34 @@ impl BuildReport {
             remote: None,
             steps,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_survives_a_round_trip_through_json() {
+        let step = StepReport {
+            id: "t:frontend".to_owned(),
+            task: "t".to_owned(),
+            kind: "frontend",
+            extension: "docs".to_owned(),
+            status: StepStatus::Failed,
+            key: Some("ab".to_owned()),
+            duration_ms: 3,
+            error: Some("boom".to_owned()),
+            repaired: true,
+            changes: Some(vec!["input a.md changed".to_owned()]),
+            remote: true,
+        };
+        let report = BuildReport::new(vec![step], Duration::from_millis(7), false);
+        let json = serde_json::to_string(&report).unwrap();
+        let back: BuildReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        assert!(
+            serde_json::from_str::<BuildReport>(&json.replace("frontend\"", "nope\"")).is_err()
+        );
     }
 }

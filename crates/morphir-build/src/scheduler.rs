@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 
 use crate::extensions::{self, BuildExtension};
 use crate::{
-    BuildError, BuildReport, Event, EventSink, Interrupt, MORPHIR_VERSION, StepReport, StepStatus,
+    BuildError, BuildHost, BuildReport, Event, EventSink, Interrupt, MORPHIR_VERSION, StepReport,
+    StepStatus,
 };
 
 /// How to run a build.
@@ -81,6 +82,8 @@ struct Scheduler {
     excluded: std::collections::HashSet<PathBuf>,
     /// Ctrl-C (or the caller's own request to stop).
     interrupt: Interrupt,
+    /// The environment the build sees (`None`: this process's).
+    env: Option<Arc<BTreeMap<String, String>>>,
 }
 
 fn operation(kind: StepKind) -> Operation {
@@ -134,30 +137,50 @@ pub async fn build(
     options: BuildOptions,
     events: EventSink,
 ) -> Result<BuildReport, BuildError> {
-    let interrupt = Interrupt::new();
-    let _listening = match interrupt.listen_for_ctrl_c() {
-        Ok(guard) => Some(guard),
-        Err(e) => {
-            tracing::warn!(
-                "cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly"
-            );
-            None
-        }
-    };
-    build_with_interrupt(config, graph, runtime, options, events, interrupt).await
+    build_with(
+        config,
+        graph,
+        runtime,
+        options,
+        events,
+        BuildHost::default(),
+    )
+    .await
 }
 
-/// [`build`], stopped by `interrupt` instead of Ctrl-C (for a caller that owns the signal, such
-/// as a long-lived process running several builds).
-pub async fn build_with_interrupt(
+/// [`build`] in a host that supplies the environment, warm pools and the interrupt (the
+/// daemon); see [`BuildHost`]. Without an interrupt in `host`, Ctrl-C is listened for from the
+/// moment this is called.
+pub async fn build_with(
     config: Arc<Config>,
     graph: Arc<StepGraph>,
     runtime: Runtime,
     options: BuildOptions,
     events: EventSink,
-    interrupt: Interrupt,
+    host: BuildHost,
 ) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
+    let BuildHost {
+        env,
+        pools,
+        interrupt,
+    } = host;
+    let (interrupt, _listening) = match interrupt {
+        Some(interrupt) => (interrupt, None),
+        None => {
+            let interrupt = Interrupt::new();
+            let listening = match interrupt.listen_for_ctrl_c() {
+                Ok(guard) => Some(guard),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly"
+                    );
+                    None
+                }
+            };
+            (interrupt, listening)
+        }
+    };
     let store = Store::open(&options.cache_dir).map_err(|source| BuildError::Cache {
         path: options.cache_dir.clone(),
         source,
@@ -171,7 +194,7 @@ pub async fn build_with_interrupt(
             options.jobs.max(1),
         );
         tokio::task::spawn_blocking(move || {
-            extensions::prepare(&config, &graph, &runtime, &root, jobs)
+            extensions::prepare(&config, &graph, &runtime, &root, jobs, pools.as_ref())
         })
         .await
         .expect("preparing extensions does not panic")?
@@ -203,6 +226,7 @@ pub async fn build_with_interrupt(
         outputs: vec![None; steps],
         excluded,
         interrupt,
+        env,
     };
     (scheduler.events)(&Event::Planned { steps });
     let (reports, cancelled) = scheduler.run().await;
@@ -409,10 +433,10 @@ impl Scheduler {
             .permissions(&extension.permissions)
             .operation(operation.name());
         for var in &task.env {
-            let value = std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
+            let value = crate::hosting::var(self.env.as_deref(), var);
             key.env_var(var, value.as_deref());
         }
-        let env_view = crate::grants::env(&extension, &mut key);
+        let env_view = crate::grants::env(&extension, &mut key, self.env.as_deref());
         let mut readable = BTreeMap::new();
         let request = match step.kind {
             StepKind::Frontend => {

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use morphir_envelope::Envelope;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Key, LogLine};
 
@@ -28,7 +28,7 @@ pub struct RemoteHit {
 }
 
 /// What the remote cache did during one build, for the run summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteSummary {
     /// The server (`grpc://host:port` or `grpcs://...`).
     pub endpoint: String,

@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Start, stop and inspect the background daemon that keeps extensions warm between builds.
+    Daemon(DaemonArgs),
 }
 
 /// Where the configuration is.
@@ -72,6 +74,58 @@ pub(crate) struct BuildArgs {
     /// Print a machine-readable run summary on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// Run the build on the daemon, starting it (or restarting one of another morphir build)
+    /// when needed. Without this flag a running daemon is used when there is one.
+    #[arg(long, conflicts_with = "no_daemon")]
+    pub(crate) daemon: bool,
+
+    /// Run the build in this process even when a daemon is running.
+    #[arg(long, env = NO_DAEMON_ENV)]
+    pub(crate) no_daemon: bool,
+
+    /// After the build, watch the inputs, the configuration and the extensions' modules, and
+    /// build again after every change (only the affected steps run). Ctrl-C stops.
+    #[arg(long)]
+    pub(crate) watch: bool,
+}
+
+/// Set to `1` or `true`, every `morphir build` runs in process (as `--no-daemon`).
+pub(crate) const NO_DAEMON_ENV: &str = "MORPHIR_NO_DAEMON";
+
+#[derive(Debug, Args)]
+pub(crate) struct DaemonArgs {
+    #[command(subcommand)]
+    pub(crate) command: DaemonCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DaemonCommand {
+    /// Start the daemon in the background (nothing to do when one is running).
+    Start(DaemonRunArgs),
+    /// Stop the daemon: its running builds are cancelled; nothing of an unfinished step is
+    /// cached.
+    Stop,
+    /// Whether a daemon is running, and what it keeps warm. Exits with 1 when none is.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the daemon in the foreground (what `start` runs in the background).
+    #[command(hide = true)]
+    Run(DaemonRunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DaemonRunArgs {
+    /// Drop an extension's warm instances after it has been unused this long (e.g. 30m, 90s).
+    #[arg(long, value_name = "AGE", value_parser = parse_age, default_value = "30m")]
+    pub(crate) idle_timeout: Duration,
+
+    /// Keep at most this many idle extension instances, all workspaces together.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub(crate) max_idle_instances: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

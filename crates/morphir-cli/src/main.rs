@@ -53,6 +53,9 @@ pub(crate) fn render(e: &(dyn std::error::Error + 'static)) -> String {
 
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     // Extension logs are shown by the build's progress (live and replayed from the cache
     // alike), so they are off here unless RUST_LOG asks for them.
     let default = match verbose {
@@ -62,8 +65,7 @@ fn init_tracing(verbose: u8) {
         _ => "trace,morphir::extension=off,extism=off",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(true)
         .with_ansi(
@@ -71,5 +73,9 @@ fn init_tracing(verbose: u8) {
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
         .without_time()
-        .init();
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(stderr);
+    // In the daemon, its warnings about a build also go to the client that asked for it.
+    let registry = registry.with(morphir_daemon::log_forwarding_layer());
+    registry.init();
 }

@@ -13,15 +13,19 @@
 //! and model, runs its commands and keeps its subscriptions live; [`Program`] is the host's
 //! handle (`start`, `send`, `poll`). See `program.rs`.
 //!
-//! Later, the daemon keeps pools alive between builds.
+//! A long-lived host (the daemon, `morphir-daemon`) keeps pools alive between builds in
+//! [`WarmPools`] (`warm.rs`): keyed by module hash, reaped when idle, with a cap on idle
+//! instances.
 
 mod actor;
 mod pool;
 mod program;
+mod warm;
 
 pub use actor::{RunStep, StepActor, run_on_actor, run_on_actor_with};
 pub use pool::InstancePool;
 pub use program::{Program, ProgramActor, ProgramArgs, ProgramEvent, ProgramOptions};
+pub use warm::{PoolKey, PoolStatus, WarmPools, WarmSettings, WarmStatus};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

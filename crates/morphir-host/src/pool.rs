@@ -9,6 +9,7 @@ pub struct InstancePool {
     module: Module,
     idle: Mutex<Vec<Instance>>,
     permits: Arc<Semaphore>,
+    max_live: usize,
 }
 
 impl InstancePool {
@@ -18,6 +19,7 @@ impl InstancePool {
             module,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max_live.max(1))),
+            max_live: max_live.max(1),
         }
     }
 
@@ -63,5 +65,22 @@ impl InstancePool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+
+    /// How many instances are lent out (permits held).
+    pub fn busy(&self) -> usize {
+        self.max_live
+            .saturating_sub(self.permits.available_permits())
+    }
+
+    /// Drops idle instances until at most `keep` are left; returns how many were dropped. A
+    /// long-lived host calls it to hold a cap on idle instances (`WarmPools`).
+    pub fn trim_idle(&self, keep: usize) -> usize {
+        let dropped: Vec<Instance> = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let keep = keep.min(idle.len());
+            idle.drain(keep..).collect()
+        };
+        dropped.len()
     }
 }

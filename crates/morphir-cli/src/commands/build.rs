@@ -1,13 +1,20 @@
 //! `morphir build`: load the configuration, select the tasks, run the executor, show progress
 //! on stderr (bars on a terminal, plain lines otherwise) and a summary (`--json` on stdout).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use morphir_build::{BuildOptions, BuildReport, Event, EventSink, StepStatus};
+use morphir_build::{
+    BuildHost, BuildOptions, BuildReport, Cancel, Event, EventSink, Interrupt, StepStatus,
+};
+use morphir_config::{CACHE_DIR_ENV, LoadOptions};
+use morphir_daemon::client::{self, Connection};
+use morphir_daemon::{BuildRequest, Client, DaemonPaths, Response};
 use morphir_graph::StepGraph;
 use morphir_runtime::{Runtime, RuntimeConfig};
 
@@ -15,77 +22,280 @@ use super::project;
 use crate::cli::BuildArgs;
 
 /// Exit code of a build interrupted with Ctrl-C (128 + SIGINT, as shells report it).
-const EXIT_INTERRUPTED: u8 = 130;
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
-    let config = project::load_config(&args.config)?;
-    let graph = StepGraph::build(&config)?;
-    let graph = project::select_tasks(graph, &args.tasks)?;
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-        usize::from,
-    );
-    let options = BuildOptions {
-        jobs,
-        keep_going: args.keep_going,
-        no_cache: args.no_cache,
-        explain: args.explain,
-        cache_dir: project::cache_dir(&config),
-        remote: None,
-    };
-    let remote = project::remote_cache(&config)?;
-    let report_cache_dir = options.cache_dir.clone();
-    let max_size = config.cache.max_size.map(morphir_config::ByteSize::bytes);
-    let runtime = Runtime::new(&RuntimeConfig::default())?;
-    let progress = Arc::new(Progress::new(verbose));
-    let sink: EventSink = {
-        let progress = Arc::clone(&progress);
-        Arc::new(move |event: &Event| progress.event(event))
-    };
+    let request = request(args)?;
     // Two workers are plenty: Wasm calls run on their actors' own threads.
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let report = tokio.block_on(async {
-        let mut options = options;
-        if let Some(remote) = &remote {
-            let client = morphir_remote::RemoteCacheClient::connect(remote).await;
-            options.remote = Some(Arc::new(client));
+    let result = if args.watch {
+        tokio.block_on(super::watch::run(args, &request, verbose))
+    } else {
+        let progress = Arc::new(Progress::new(verbose));
+        tokio
+            .block_on(build_once(args, &request, &progress, None))
+            .and_then(|outcome| finish(args, &progress, outcome))
+    };
+    // Abandoned calls may still be running on actor threads: do not wait for them.
+    tokio.shutdown_background();
+    result
+}
+
+/// The request this invocation makes, wherever it runs: the configuration as found (relative to
+/// the working directory, so messages name paths as the user typed them) and the resolved flags.
+fn request(args: &BuildArgs) -> anyhow::Result<BuildRequest> {
+    let config = project::config_file(&args.config)?;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        usize::from,
+    );
+    Ok(BuildRequest {
+        cwd: std::env::current_dir()?,
+        config,
+        tasks: args.tasks.clone(),
+        jobs,
+        keep_going: args.keep_going,
+        no_cache: args.no_cache,
+        explain: args.explain,
+        env: BTreeMap::new(),
+    })
+}
+
+/// How one build ended, before it is shown.
+pub(crate) enum Outcome {
+    /// It ran (successfully or not).
+    Report(BuildReport),
+    /// The daemon went away mid-build: a run-time failure (exit 1), not bad input.
+    DaemonLost(String),
+}
+
+/// Runs one build on the daemon or in process (see [`route`]). `cancel`: what stops it
+/// (default Ctrl-C).
+pub(crate) async fn build_once(
+    args: &BuildArgs,
+    request: &BuildRequest,
+    progress: &Arc<Progress>,
+    cancel: Option<Cancel>,
+) -> anyhow::Result<Outcome> {
+    if let Some(client) = route(args).await {
+        let cancel: Cancel = cancel.unwrap_or_else(|| {
+            Box::pin(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+        });
+        let mut request = request.clone();
+        request.env = std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        let shown = Arc::clone(progress);
+        let daemon = client.daemon().pid;
+        return match client
+            .build(request, move |response| shown.response(response), cancel)
+            .await
+        {
+            Ok(Ok(report)) => Ok(Outcome::Report(report)),
+            Ok(Err(message)) => Err(anyhow::Error::msg(message)),
+            Err(e) => Ok(Outcome::DaemonLost(format!(
+                "the build on the daemon (pid {daemon}) did not finish: {e}; run it again \
+                 (without a daemon it runs in this process)"
+            ))),
+        };
+    }
+    let runtime = Runtime::new(&RuntimeConfig::default())?;
+    let sink: EventSink = {
+        let progress = Arc::clone(progress);
+        Arc::new(move |event: &Event| progress.event(event))
+    };
+    // Without a `cancel` of the caller's, the build listens for Ctrl-C itself, from its start.
+    let host = BuildHost {
+        interrupt: cancel.map(Interrupt::on),
+        ..BuildHost::default()
+    };
+    execute(request, &request.config, host, runtime, sink)
+        .await
+        .map(Outcome::Report)
+}
+
+/// Where the build runs: `Some` daemon, or `None` for this process. A running daemon of this
+/// very build is used unless `--no-daemon`; with `--daemon` one is started (or one of another
+/// build replaced). Anything odd (a stale socket, another build's daemon, no answer) is said on
+/// stderr and the build runs here: it never waits on a daemon that cannot serve it.
+async fn route(args: &BuildArgs) -> Option<Client> {
+    if args.no_daemon {
+        return None;
+    }
+    let paths = DaemonPaths::from_env();
+    let connection = match paths.verify() {
+        Ok(true) => client::connect(&paths).await,
+        Ok(false) => Connection::NotRunning,
+        Err(e) => {
+            warn(&format!("{e}; building in this process"));
+            return None;
         }
-        morphir_build::build(Arc::new(config), Arc::new(graph), runtime, options, sink).await
-    })?;
-    progress.done();
-    print_summary(&report, args.explain);
+    };
+    match connection {
+        Connection::Ready(client) if client.compatible() => return Some(client),
+        Connection::Ready(client) => {
+            let daemon = client.daemon().clone();
+            if !args.daemon {
+                warn(&format!(
+                    "the running daemon (pid {}) is morphir {} from another build; building in \
+                     this process (`morphir daemon stop` ends it, `--daemon` replaces it)",
+                    daemon.pid, daemon.version
+                ));
+                return None;
+            }
+            warn(&format!(
+                "replacing the running daemon (pid {}, morphir {} from another build)",
+                daemon.pid, daemon.version
+            ));
+            if let Err(e) = super::daemon::stop_and_wait(&paths, client).await {
+                warn(&format!("{e}; building in this process"));
+                return None;
+            }
+        }
+        Connection::NotRunning => {
+            if !args.daemon {
+                return None;
+            }
+        }
+        Connection::Stale => {
+            warn(&format!(
+                "removed a stale daemon socket at {} (its daemon had exited)",
+                paths.socket().display()
+            ));
+            if !args.daemon {
+                return None;
+            }
+        }
+        Connection::Unavailable(why) => {
+            warn(&format!(
+                "daemon unavailable: {why}; building in this process"
+            ));
+            return None;
+        }
+    }
+    match super::daemon::start(&paths, &crate::cli::DaemonRunArgs::defaults()).await {
+        Ok(_) => match client::connect(&paths).await {
+            Connection::Ready(client) if client.compatible() => Some(client),
+            _ => {
+                warn("the daemon started but does not answer; building in this process");
+                None
+            }
+        },
+        Err(e) => {
+            warn(&format!("{e}; building in this process"));
+            None
+        }
+    }
+}
+
+#[expect(clippy::print_stderr, reason = "a note to the user, on stderr")]
+fn warn(text: &str) {
+    eprintln!("warning: {text}");
+}
+
+/// Everything between "configuration found" and "report", shared by the in-process build and
+/// the daemon (`daemon.rs`), so both say the same things: load `config_file`, build the graph,
+/// select the tasks, run the executor, prune the cache to `[cache] max_size`.
+pub(crate) async fn execute(
+    request: &BuildRequest,
+    config_file: &Path,
+    host: BuildHost,
+    runtime: Runtime,
+    events: EventSink,
+) -> anyhow::Result<BuildReport> {
+    let config = project::load_config_file(config_file, LoadOptions::default())?;
+    let graph = StepGraph::build(&config)?;
+    let graph = project::select_tasks(graph, &request.tasks)?;
+    let cache_override = match &host.env {
+        Some(env) => env.get(CACHE_DIR_ENV).map(std::ffi::OsString::from),
+        None => std::env::var_os(CACHE_DIR_ENV),
+    };
+    let remote = match project::remote_cache(&config, host.env.as_deref())? {
+        Some(remote) => Some(Arc::new(
+            morphir_remote::RemoteCacheClient::connect(&remote).await,
+        )),
+        None => None,
+    };
+    let options = BuildOptions {
+        jobs: request.jobs,
+        keep_going: request.keep_going,
+        no_cache: request.no_cache,
+        explain: request.explain,
+        cache_dir: config.cache_dir(cache_override.as_deref()),
+        remote: remote.map(|r| r as _),
+    };
+    let cache_dir = options.cache_dir.clone();
+    let max_size = config.cache.max_size.map(morphir_config::ByteSize::bytes);
+    let report = morphir_build::build_with(
+        Arc::new(config),
+        Arc::new(graph),
+        runtime,
+        options,
+        events,
+        host,
+    )
+    .await?;
     if let Some(max_size) = max_size {
         // `[cache] max_size`: evict least recently used entries after each build.
-        let dir = report_cache_dir;
-        match morphir_cache::Store::open(&dir)
+        match morphir_cache::Store::open(&cache_dir)
             .and_then(|store| store.prune(&morphir_cache::PruneOptions::new(Some(max_size), None)))
         {
             Ok(pruned) => tracing::info!("cache pruned to {max_size} bytes: {pruned:?}"),
-            Err(e) => tracing::warn!("cannot prune the cache at {}: {e}", dir.display()),
+            Err(e) => tracing::warn!("cannot prune the cache at {}: {e}", cache_dir.display()),
         }
     }
+    Ok(report)
+}
+
+/// Shows how a build ended (summary on stderr, `--json` on stdout) and picks the exit code.
+pub(crate) fn finish(
+    args: &BuildArgs,
+    progress: &Progress,
+    outcome: Outcome,
+) -> anyhow::Result<ExitCode> {
+    progress.done();
+    let report = match outcome {
+        Outcome::Report(report) => report,
+        Outcome::DaemonLost(message) => {
+            #[expect(clippy::print_stderr, reason = "the error report")]
+            {
+                eprintln!("error: {message}");
+            }
+            return Ok(ExitCode::from(crate::exit::FAILURE));
+        }
+    };
+    print_summary(&report, args.explain);
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     }
-    // Abandoned calls may still be running on actor threads: do not wait for them.
-    tokio.shutdown_background();
-    Ok(if report.cancelled {
+    Ok(exit_code(&report))
+}
+
+pub(crate) fn exit_code(report: &BuildReport) -> ExitCode {
+    if report.cancelled {
         ExitCode::from(EXIT_INTERRUPTED)
     } else if report.success {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(crate::exit::FAILURE)
-    })
+    }
 }
 
 /// Renders events: a bar per running step and a total on a terminal, a line per finished step
-/// otherwise (CI logs).
-struct Progress {
+/// otherwise (CI logs). The same for a build in process and one on the daemon.
+pub(crate) struct Progress {
     verbose: u8,
     bars: Option<Bars>,
 }
@@ -98,7 +308,7 @@ struct Bars {
 }
 
 impl Progress {
-    fn new(verbose: u8) -> Self {
+    pub(crate) fn new(verbose: u8) -> Self {
         let tty =
             std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|_| true);
         let bars = tty.then(|| {
@@ -122,6 +332,19 @@ impl Progress {
         match &self.bars {
             Some(bars) => bars.multi.suspend(|| eprintln_locked(text)),
             None => eprintln_locked(text),
+        }
+    }
+
+    /// A message of a build on the daemon.
+    fn response(&self, response: &Response) {
+        match response {
+            Response::Event(event) => self.event(event),
+            Response::Log {
+                level,
+                target,
+                message,
+            } => self.line(&format!("{level:>5} {target}: {message}")),
+            _ => {}
         }
     }
 
@@ -206,7 +429,7 @@ impl Progress {
         }
     }
 
-    fn done(&self) {
+    pub(crate) fn done(&self) {
         if let Some(bars) = &self.bars {
             bars.total.finish_and_clear();
             let _ = bars.multi.clear();

@@ -94,7 +94,7 @@ fn exists(dir: &Path) -> bool {
 /// What `cache stats --remote` says of the remote cache. REAPI has no statistics call: this is
 /// whether the server answers, how fast, and what it offers.
 fn remote_stats(config: &morphir_config::Config) -> anyhow::Result<serde_json::Value> {
-    let Some(remote) = project::remote_cache(config)? else {
+    let Some(remote) = project::remote_cache(config, None)? else {
         anyhow::bail!(
             "no remote cache is configured: add a [cache.remote] table to {} or set {}",
             config.file.display(),

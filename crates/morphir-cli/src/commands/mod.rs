@@ -5,10 +5,12 @@ use crate::cli::{Cli, Command};
 mod build;
 mod cache;
 mod completions;
+mod daemon;
 mod extensions;
 mod graph;
 mod project;
 mod run;
+mod watch;
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let verbose = cli.verbose;
@@ -19,6 +21,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Extensions(args) => extensions::run(&args),
         Command::Run(args) => run::run(&args, verbose),
         Command::Completions(args) => completions::run(&args),
+        Command::Daemon(args) => daemon::run(&args),
     };
     match result {
         // The reader of stdout went away (`morphir graph | head`): it has what it wanted, as

@@ -75,11 +75,20 @@ pub(crate) fn load_config_with(
     options: LoadOptions,
 ) -> Result<Config, ConfigLoadError> {
     let file = config_file(args)?;
-    Config::load_with(&file, options).map_err(ConfigLoadError::Invalid)
+    load_config_file(&file, options)
+}
+
+/// Loads the configuration at `file` (found by [`config_file`]; the daemon passes the client's
+/// working directory joined with it).
+pub(crate) fn load_config_file(
+    file: &Path,
+    options: LoadOptions,
+) -> Result<Config, ConfigLoadError> {
+    Config::load_with(file, options).map_err(ConfigLoadError::Invalid)
 }
 
 /// The `morphir.toml` to load.
-fn config_file(args: &ConfigArgs) -> Result<PathBuf, ConfigLoadError> {
+pub(crate) fn config_file(args: &ConfigArgs) -> Result<PathBuf, ConfigLoadError> {
     if let Some(path) = &args.config {
         return Ok(if path.is_dir() {
             path.join(CONFIG_FILE)
@@ -117,21 +126,24 @@ pub(crate) fn cache_dir(config: &Config) -> PathBuf {
 
 /// The remote cache to use: `[cache.remote]` with the environment's overrides, the token read
 /// from the variable `token_env` names. `None` when none is configured (or it is turned off).
+/// `env`: the environment of the build (a daemon passes its client's); `None`: this process's.
 pub(crate) fn remote_cache(
     config: &Config,
+    env: Option<&std::collections::BTreeMap<String, String>>,
 ) -> anyhow::Result<Option<morphir_remote::RemoteConfig>> {
-    let Some(remote) = config
-        .remote_cache(|name| std::env::var_os(name))
-        .map_err(anyhow::Error::msg)?
-    else {
+    let var = |name: &str| match env {
+        Some(env) => env.get(name).map(std::ffi::OsString::from),
+        None => std::env::var_os(name),
+    };
+    let Some(remote) = config.remote_cache(var).map_err(anyhow::Error::msg)? else {
         return Ok(None);
     };
     let token = match &remote.token_env {
-        Some(var) => match std::env::var(var) {
-            Ok(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
+        Some(name) => match var(name).map(|v| v.to_string_lossy().into_owned()) {
+            Some(token) if !token.trim().is_empty() => Some(token.trim().to_owned()),
             _ => {
                 tracing::warn!(
-                    "remote cache: `token_env` names {var}, which is not set; connecting without \
+                    "remote cache: `token_env` names {name}, which is not set; connecting without \
                      a token"
                 );
                 None

@@ -1,0 +1,217 @@
+//! The wire protocol between the CLI and the daemon (`docs/daemon.md`).
+//!
+//! Frames: a 4-byte big-endian length, then that many bytes of JSON (one [`Request`] or
+//! [`Response`]). JSON because every message is small except a build's final report, and the
+//! report already has a JSON form (`--json`); envelopes never cross this socket.
+//!
+//! A connection carries one exchange: the client's [`Request::Hello`] and the daemon's
+//! [`Response::Hello`] first (each side checks the other's protocol and build), then one request
+//! (`Build`, `Status`, `Stop`) and its responses. During a build the client may send
+//! [`Request::Cancel`]; closing the connection cancels too.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use morphir_build::{BuildReport, Event};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::Error;
+
+/// Changes whenever a message changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest request the daemon reads (a build request with its environment is a few KiB).
+pub const MAX_REQUEST_BYTES: u32 = 1 << 20;
+
+/// The largest response the client reads (a 10,000-step report is a few MiB).
+pub const MAX_RESPONSE_BYTES: u32 = 256 << 20;
+
+/// Who is talking: each side sends its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The morphir version (`morphir --version`).
+    pub version: String,
+    /// Which binary: its size and modification time (see [`crate::build_id`]), so a rebuilt
+    /// `morphir` never talks to a daemon started from the previous one.
+    pub build: String,
+    /// The process id.
+    pub pid: u32,
+}
+
+impl Hello {
+    /// This process's hello.
+    pub fn ours() -> Self {
+        Self {
+            protocol: PROTOCOL_VERSION,
+            version: morphir_build::MORPHIR_VERSION.to_owned(),
+            build: crate::build_id().to_owned(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// True when `other` speaks our protocol from the same build of morphir.
+    pub fn compatible(&self, other: &Hello) -> bool {
+        self.protocol == other.protocol
+            && self.version == other.version
+            && self.build == other.build
+    }
+}
+
+/// What the client asks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// First on every connection.
+    Hello(Hello),
+    /// Run a build and stream its events.
+    Build(Box<BuildRequest>),
+    /// Stop the build this connection asked for.
+    Cancel,
+    /// Report on the daemon.
+    Status,
+    /// Shut down: cancel running builds, remove the socket, exit.
+    Stop,
+}
+
+/// A build, as the CLI would run it in process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BuildRequest {
+    /// The client's working directory (absolute).
+    pub cwd: PathBuf,
+    /// The `morphir.toml` the client found or was given, as it would load it: relative to
+    /// `cwd` (`morphir.toml`, `../morphir.toml`) or absolute.
+    pub config: PathBuf,
+    /// Tasks to build (empty: all).
+    pub tasks: Vec<String>,
+    /// `--jobs`, resolved.
+    pub jobs: usize,
+    /// `--keep-going`.
+    pub keep_going: bool,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--explain`.
+    pub explain: bool,
+    /// The client's environment: host functions see these values, not the daemon's.
+    pub env: BTreeMap<String, String>,
+}
+
+/// What the daemon answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "snake_case")]
+pub enum Response {
+    /// The answer to [`Request::Hello`].
+    Hello(Hello),
+    /// A build's progress, as it happens.
+    Event(Event),
+    /// A log line of the daemon's own about this build (`tracing` at warn or above, as the
+    /// in-process build would print it).
+    Log {
+        /// `WARN`, `ERROR`.
+        level: String,
+        /// The tracing target.
+        target: String,
+        /// The message.
+        message: String,
+    },
+    /// The build ended; the last message of a build.
+    Report(Box<BuildReport>),
+    /// The request failed (bad configuration, unknown task, malformed request). For a build,
+    /// the CLI prints `error: <message>` and exits with code 2, as in process.
+    Error {
+        /// What went wrong, saying what to fix.
+        message: String,
+    },
+    /// The answer to [`Request::Status`].
+    Status(Box<crate::DaemonStatus>),
+    /// The answer to [`Request::Stop`]: the daemon is shutting down.
+    Stopping,
+}
+
+/// Writes one frame.
+pub async fn write_frame<W, T>(writer: &mut W, message: &T) -> Result<(), Error>
+where
+    W: AsyncWrite + Unpin,
+    T: Serialize,
+{
+    let body = serde_json::to_vec(message).map_err(|e| Error::Protocol(e.to_string()))?;
+    let len = u32::try_from(body.len())
+        .map_err(|_| Error::Protocol(format!("a message of {} bytes", body.len())))?;
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&body);
+    writer.write_all(&frame).await.map_err(Error::Io)?;
+    writer.flush().await.map_err(Error::Io)
+}
+
+/// Reads one frame of at most `max` bytes; `Ok(None)` at a clean end of stream.
+pub async fn read_frame<R, T>(reader: &mut R, max: u32) -> Result<Option<T>, Error>
+where
+    R: AsyncRead + Unpin,
+    T: for<'de> Deserialize<'de>,
+{
+    let mut len = [0u8; 4];
+    match reader.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(Error::Io(e)),
+    }
+    let len = u32::from_be_bytes(len);
+    if len > max {
+        return Err(Error::TooLarge { len, max });
+    }
+    let mut body = vec![0u8; len as usize];
+    reader.read_exact(&mut body).await.map_err(Error::Io)?;
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| Error::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_limits_hold() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let request = Request::Build(Box::new(BuildRequest {
+            cwd: "/w".into(),
+            config: "morphir.toml".into(),
+            tasks: vec!["site".to_owned()],
+            jobs: 2,
+            env: BTreeMap::from([("A".to_owned(), "1".to_owned())]),
+            ..BuildRequest::default()
+        }));
+        write_frame(&mut a, &request).await.unwrap();
+        let back: Request = read_frame(&mut b, MAX_REQUEST_BYTES)
+            .await
+            .unwrap()
+            .unwrap();
+        let Request::Build(back) = back else {
+            panic!("not a build: {back:?}")
+        };
+        assert_eq!(back.tasks, ["site"]);
+        assert_eq!(back.env["A"], "1");
+
+        write_frame(&mut a, &Request::Status).await.unwrap();
+        assert!(matches!(
+            read_frame::<_, Request>(&mut b, 4).await,
+            Err(Error::TooLarge { max: 4, .. })
+        ));
+
+        let (mut a, mut b) = tokio::io::duplex(64);
+        a.write_all(&3u32.to_be_bytes()).await.unwrap();
+        a.write_all(b"{{{").await.unwrap();
+        assert!(matches!(
+            read_frame::<_, Request>(&mut b, 100).await,
+            Err(Error::Malformed(_))
+        ));
+        drop(a);
+        assert!(matches!(
+            read_frame::<_, Request>(&mut b, 100).await,
+            Ok(None)
+        ));
+    }
+}

@@ -33,7 +33,7 @@ fn run() -> anyhow::Result<()> {
         .encode()
         .with_context(|| format!("{}: cannot encode a component", input.display()))?;
     // temp + rename: a reader never sees half a component.
-    let tmp = output.with_extension("wasm.tmp");
+    let tmp = output.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::write(&tmp, &component).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
     Ok(())

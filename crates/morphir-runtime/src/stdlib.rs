@@ -144,7 +144,7 @@ impl HostState {
     }
 
     /// Logs a line under the extension's name and keeps it with the call's logs.
-    fn record(&mut self, level: LogLevel, message: String) {
+    pub(crate) fn record(&mut self, level: LogLevel, message: String) {
         emit(&self.extension, level, &message);
         self.logs.push(LogRecord { level, message });
     }
@@ -250,6 +250,12 @@ fn env_denied(state: &mut HostState, function: &str, name: &str) -> Envelope {
              ({allowed}); add it to [extensions.permissions] env in morphir.toml"
         ),
     )
+}
+
+/// A refused environment access of a component's `runtime` import (whose WIT has no error
+/// case): logged like any refusal.
+pub(crate) fn refuse_env(state: &mut HostState, function: &str, name: &str) {
+    let _ = env_denied(state, function, name);
 }
 
 fn get_env_var(state: &mut HostState, request: &Envelope) -> Envelope {

@@ -8,7 +8,7 @@ use morphir_config::{Config, Extension};
 use morphir_envelope::Capabilities;
 use morphir_graph::{StepGraph, StepKind};
 use morphir_host::InstancePool;
-use morphir_runtime::{Limits, Runtime};
+use morphir_runtime::{Limits, Protocol, Runtime};
 use tokio::sync::OnceCell;
 
 use crate::BuildError;
@@ -17,6 +17,8 @@ use crate::BuildError;
 #[derive(Debug)]
 pub(crate) struct BuildExtension {
     pub(crate) name: String,
+    /// Core module or component: only the runtime's loader looks at it.
+    pub(crate) protocol: Protocol,
     pub(crate) bytes: Arc<Vec<u8>>,
     pub(crate) hash: [u8; 32],
     pub(crate) limits: Limits,
@@ -41,10 +43,14 @@ impl BuildExtension {
         self.pool
             .get_or_try_init(|| async {
                 let runtime = runtime.clone();
-                let (name, bytes, limits) =
-                    (self.name.clone(), Arc::clone(&self.bytes), self.limits);
+                let (name, bytes, limits, protocol) = (
+                    self.name.clone(),
+                    Arc::clone(&self.bytes),
+                    self.limits,
+                    self.protocol,
+                );
                 let module = tokio::task::spawn_blocking(move || {
-                    runtime.load(&name, bytes.to_vec(), limits)
+                    runtime.load_as(protocol, &name, bytes.to_vec(), limits)
                 })
                 .await
                 .expect("module load does not panic")
@@ -56,6 +62,14 @@ impl BuildExtension {
             })
             .await
             .cloned()
+    }
+}
+
+fn protocol(ext: &Extension) -> Protocol {
+    match ext.protocol {
+        morphir_config::Protocol::Component => Protocol::Component,
+        // Non-exhaustive; the loader knows no other.
+        _ => Protocol::Core,
     }
 }
 
@@ -164,6 +178,15 @@ fn prepare_one(
             }),
         },
     })?;
+    let protocol = protocol(ext);
+    // Before remembered capabilities are trusted: they are keyed by the module's hash alone, so
+    // a module configured under the wrong protocol would otherwise pass until a step runs.
+    morphir_runtime::check_protocol(&ext.name, &bytes, protocol).map_err(|source| {
+        BuildError::Extension {
+            location: ext.source.path_location.clone(),
+            source,
+        }
+    })?;
     let hash = *blake3::hash(&bytes).as_bytes();
     let limits = limits(ext);
     let caps_path = capabilities_path(cache_root, &hash);
@@ -175,7 +198,7 @@ fn prepare_one(
             // First sight of this module: compile it to learn what it can do, and keep it for
             // the steps that will need it.
             let module = runtime
-                .load(&ext.name, bytes.clone(), limits)
+                .load_as(protocol, &ext.name, bytes.clone(), limits)
                 .map_err(|source| BuildError::Extension {
                     location: ext.source.path_location.clone(),
                     source,
@@ -194,6 +217,7 @@ fn prepare_one(
     });
     Ok(BuildExtension {
         name: ext.name.clone(),
+        protocol,
         bytes: Arc::new(bytes),
         hash,
         limits,

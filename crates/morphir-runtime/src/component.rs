@@ -347,6 +347,8 @@ pub(crate) struct ComponentModule {
     imports: Vec<String>,
     pre: InstancePre<Data>,
     capabilities: Option<Capabilities>,
+    /// The memory a failed instantiation asked for (bytes), when `max_memory` refused it.
+    refused_at_instantiation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ComponentModule {
@@ -431,6 +433,7 @@ pub(crate) fn load(
         imports,
         pre,
         capabilities: None,
+        refused_at_instantiation: std::sync::atomic::AtomicU64::new(0),
     };
     let capabilities = module.probe()?;
     module.capabilities = Some(capabilities);
@@ -642,10 +645,17 @@ impl ComponentModule {
         // Instantiation runs the component's start code: it is under the time limit too.
         store.set_epoch_deadline(deadline_ticks(self.limits.max_execution_time));
         store.epoch_deadline_trap();
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| classify(&e, &self.limits, &store))?;
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(e) => {
+                // What the refused growth asked for, for a load-time report of initial memory.
+                self.refused_at_instantiation.store(
+                    store.data().memory.refused.unwrap_or(0) as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                return Err(classify(&e, &self.limits, &store));
+            }
+        };
         let typed = |e: wasmtime::Error| CallError::Engine(format!("{e:#}"));
         let x = &self.exports;
         let funcs = match self.family {
@@ -705,7 +715,9 @@ impl ComponentModule {
             Ok(live) => live,
             Err(CallError::OutOfMemory { .. }) => {
                 return Err(fail(LoadError::InitialMemory {
-                    initial: 0,
+                    initial: self
+                        .refused_at_instantiation
+                        .load(std::sync::atomic::Ordering::Relaxed),
                     limit: self.limits.max_memory,
                 }));
             }

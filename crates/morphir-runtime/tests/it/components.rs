@@ -475,3 +475,20 @@ fn a_component_importing_wasi_is_refused() {
     assert_eq!(name, "wasi:cli/environment@0.2.0");
     assert!(err.to_string().contains("no WASI is provided"), "{err}");
 }
+
+#[test]
+fn initial_memory_over_the_limit_is_refused_at_load() {
+    let err = runtime()
+        .load_as(
+            Protocol::Component,
+            "echo-component",
+            guest_bytes("echo-component"),
+            Limits::default().with_max_memory(64 << 10),
+        )
+        .unwrap_err();
+    let Some(LoadError::InitialMemory { initial, limit }) = err.load_error() else {
+        panic!("{err}")
+    };
+    assert!(*initial > *limit, "{err}");
+    assert_eq!(*limit, 64 << 10);
+}

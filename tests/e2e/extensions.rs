@@ -15,10 +15,18 @@ fn redact(s: &str) -> String {
 
 #[test]
 fn lists_every_example_extension() {
-    let paths: Vec<String> = ["docs-frontend", "echo", "html-backend", "title-case"]
-        .iter()
-        .map(|n| guest(n).display().to_string())
-        .collect();
+    // Core modules and components alike: a path's protocol is read from its bytes.
+    let paths: Vec<String> = [
+        "docs-frontend",
+        "echo",
+        "html-backend",
+        "title-case",
+        "index-backend-component",
+        "title-case-component",
+    ]
+    .iter()
+    .map(|n| guest(n).display().to_string())
+    .collect();
     let mut args = vec!["extensions"];
     args.extend(paths.iter().map(String::as_str));
     let out = morphir(&repo_root(), &args);

@@ -3,6 +3,7 @@
 mod build;
 mod cache_cmd;
 mod cli_misc;
+mod components;
 mod daemon;
 mod extensions;
 mod fixtures;

@@ -8,7 +8,7 @@ use morphir_config::{Config, Extension};
 use morphir_envelope::Capabilities;
 use morphir_graph::{StepGraph, StepKind};
 use morphir_host::{InstancePool, PoolKey, WarmPools};
-use morphir_runtime::{Limits, Runtime};
+use morphir_runtime::{Limits, Protocol, Runtime};
 use tokio::sync::OnceCell;
 
 use crate::BuildError;
@@ -17,6 +17,8 @@ use crate::BuildError;
 #[derive(Debug)]
 pub(crate) struct BuildExtension {
     pub(crate) name: String,
+    /// Core module or component: only the runtime's loader looks at it.
+    pub(crate) protocol: Protocol,
     pub(crate) bytes: Arc<Vec<u8>>,
     pub(crate) hash: [u8; 32],
     pub(crate) limits: Limits,
@@ -69,10 +71,14 @@ impl BuildExtension {
                     return Ok(pool);
                 }
                 let runtime = runtime.clone();
-                let (name, bytes, limits) =
-                    (self.name.clone(), Arc::clone(&self.bytes), self.limits);
+                let (name, bytes, limits, protocol) = (
+                    self.name.clone(),
+                    Arc::clone(&self.bytes),
+                    self.limits,
+                    self.protocol,
+                );
                 let module = tokio::task::spawn_blocking(move || {
-                    runtime.load(&name, bytes.to_vec(), limits)
+                    runtime.load_as(protocol, &name, bytes.to_vec(), limits)
                 })
                 .await
                 .expect("module load does not panic")
@@ -91,6 +97,14 @@ impl BuildExtension {
             })
             .await
             .cloned()
+    }
+}
+
+fn protocol(ext: &Extension) -> Protocol {
+    match ext.protocol {
+        morphir_config::Protocol::Component => Protocol::Component,
+        // Non-exhaustive; the loader knows no other.
+        _ => Protocol::Core,
     }
 }
 
@@ -220,6 +234,15 @@ fn prepare_one(
             }),
         },
     })?;
+    let protocol = protocol(ext);
+    // Before remembered capabilities are trusted: they are keyed by the module's hash alone, so
+    // a module configured under the wrong protocol would otherwise pass until a step runs.
+    morphir_runtime::check_protocol(&ext.name, &bytes, protocol).map_err(|source| {
+        BuildError::Extension {
+            location: ext.source.path_location.clone(),
+            source,
+        }
+    })?;
     let hash = *blake3::hash(&bytes).as_bytes();
     let limits = limits(ext);
     let caps_path = capabilities_path(cache_root, &hash);
@@ -241,10 +264,11 @@ fn prepare_one(
         if let Some(warm_pool) = warm_pool {
             // Loaded under these very limits before: it loads.
             let _ = pool.set(warm_pool);
-        } else {
+        } else if protocol == Protocol::Core {
             // Seen before: no compile (a fully cached build must not pay for one), but the
             // checks a load makes first, which depend on this configuration too (`max_memory`):
             // a module that cannot load is a configuration error now, not a failed step later.
+            // (A component's cheap checks are `check_protocol`'s, above.)
             runtime.check(&ext.name, &bytes, limits).map_err(refused)?;
         }
         caps
@@ -258,7 +282,7 @@ fn prepare_one(
             // First sight of this module: compile it to learn what it can do, and keep it for
             // the steps that will need it.
             let module = runtime
-                .load(&ext.name, bytes.clone(), limits)
+                .load_as(protocol, &ext.name, bytes.clone(), limits)
                 .map_err(refused)?;
             let caps = module.capabilities().clone();
             write_capabilities(&caps_path, &caps);
@@ -278,6 +302,7 @@ fn prepare_one(
     });
     Ok(BuildExtension {
         name: ext.name.clone(),
+        protocol,
         bytes: Arc::new(bytes),
         hash,
         limits,

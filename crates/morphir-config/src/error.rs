@@ -1,5 +1,6 @@
 //! Locations and the errors of a load.
 
+use crate::Protocol;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -180,31 +181,32 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// `protocol = "component"`: planned, not supported.
-    #[error(
-        "{location}: protocol \"component\" is not supported yet (Component Model extensions are planned); use protocol = \"core\""
-    )]
-    UnsupportedProtocol {
-        /// The `protocol` value.
-        location: Location,
-    },
     /// A protocol other than `core` or `component`.
-    #[error("{location}: unknown protocol {value:?}; use protocol = \"core\"")]
+    #[error(
+        "{location}: unknown protocol {value:?}; use protocol = \"core\" (a core WebAssembly module) or protocol = \"component\" (a Component Model component)"
+    )]
     UnknownProtocol {
         /// The `protocol` value.
         location: Location,
         /// The value as written.
         value: String,
     },
-    /// A source `type` other than `wasm` for a core extension.
+    /// A source `type` that does not go with the protocol.
     #[error(
-        "{location}: source type {value:?} does not fit protocol \"core\"; use type = \"wasm\" (a core WebAssembly module)"
+        "{location}: source type {value:?} does not fit protocol \"{protocol}\"; use type = \"{}\"{}",
+        protocol.source_type(),
+        match protocol {
+            Protocol::Core => " (a core WebAssembly module), or protocol = \"component\" for a component",
+            _ => " (a Component Model component), or protocol = \"core\" for a core module",
+        }
     )]
     UnsupportedSourceType {
         /// The `type` value.
         location: Location,
         /// The value as written.
         value: String,
+        /// The extension's protocol.
+        protocol: Protocol,
     },
     /// A task, extension or member name breaks the naming rule.
     #[error(
@@ -435,7 +437,6 @@ impl ConfigError {
             | Self::InvalidSize { location, .. }
             | Self::InvalidDuration { location, .. }
             | Self::InvalidHash { location, .. }
-            | Self::UnsupportedProtocol { location }
             | Self::UnknownProtocol { location, .. }
             | Self::UnsupportedSourceType { location, .. }
             | Self::InvalidName { location, .. }

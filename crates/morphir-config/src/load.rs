@@ -746,29 +746,25 @@ impl Loader {
             .as_ref()
             .map(|p| (p.get_ref().as_str(), p.span()))
         {
-            None | Some(("core", _)) => Some(Protocol::Core),
-            Some(("component", span)) => {
-                self.errors.push(ConfigError::UnsupportedProtocol {
-                    location: file.location(span),
-                });
-                None
-            }
+            None | Some(("core", _)) => Protocol::Core,
+            Some(("component", _)) => Protocol::Component,
             Some((other, span)) => {
                 self.errors.push(ConfigError::UnknownProtocol {
                     location: file.location(span),
                     value: other.to_owned(),
                 });
-                None
+                return None;
             }
         };
-        // With protocol = "component" the protocol error says it all.
-        if protocol.is_some() && raw.source.kind.get_ref() != "wasm" {
+        let kind = raw.source.kind.get_ref();
+        if kind != protocol.source_type() {
             self.errors.push(ConfigError::UnsupportedSourceType {
                 location: file.location(raw.source.kind.span()),
-                value: raw.source.kind.get_ref().clone(),
+                value: kind.clone(),
+                protocol,
             });
         }
-        protocol
+        Some(protocol)
     }
 
     fn permissions(&mut self, file: &SourceFile, raw: &RawPermissions, name: &str) -> Permissions {

@@ -215,13 +215,38 @@ pub struct Member {
     pub project_name: Option<String>,
 }
 
-/// The extension protocol. Only core WebAssembly modules with the Morphir ABI exist today;
-/// the Component Model is planned and refused at load.
+/// The extension protocol: how its module is built, and so how the runtime loads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Protocol {
-    /// A core module (`source.type = "wasm"`).
+    /// A core module with the Morphir ABI (`source.type = "wasm"`).
     Core,
+    /// A Component Model component of a Morphir WIT world (`source.type = "wasm-component"`).
+    Component,
+}
+
+impl Protocol {
+    /// The value `morphir.toml` writes: `core` or `component`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Protocol::Core => "core",
+            Protocol::Component => "component",
+        }
+    }
+
+    /// The `source.type` that goes with it.
+    pub const fn source_type(self) -> &'static str {
+        match self {
+            Protocol::Core => "wasm",
+            Protocol::Component => "wasm-component",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One `[[extensions]]` entry.

@@ -8,6 +8,10 @@
 //! instance holds a compiled "lane" of its own (ARCHITECTURE.md, "One engine per live
 //! instance"): the first reuses the lane the load left idle, every other one adds a lane.
 //!
+//! The same for `echo-component`, the component with echo's behaviour: components share one
+//! compiled component (no lanes; `docs/abi.md`, "Epochs for components"), so an instance adds
+//! only its store and memory.
+//!
 //! `cargo bench -p morphir-host --bench memory` prints a table; with `MORPHIR_BENCH_JSON=FILE`
 //! it also appends one JSON object per line to FILE. Without `--bench` (as `cargo test
 //! --benches` runs it) it only tries 1 and 2 instances. Linux only (reads `/proc/self/status`).
@@ -19,11 +23,26 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use morphir_runtime::{Limits, Operation};
+use morphir_runtime::{Limits, Operation, Protocol};
 use support::{echo_bytes, envelope, repo, runtime};
 
 const CHILD: &str = "MORPHIR_MEMORY_BENCH_CHILD";
 const CACHE: &str = "MORPHIR_MEMORY_BENCH_CACHE";
+const GUEST: &str = "MORPHIR_MEMORY_BENCH_GUEST";
+
+/// (guest, protocol) measured.
+const GUESTS: [(&str, Protocol); 2] = [
+    ("echo", Protocol::Core),
+    ("echo-component", Protocol::Component),
+];
+
+fn protocol_of(guest: &str) -> Protocol {
+    GUESTS
+        .iter()
+        .find(|(g, _)| *g == guest)
+        .map(|(_, p)| *p)
+        .expect("a known guest")
+}
 
 /// This process's resident set size in KiB.
 fn rss_kib() -> u64 {
@@ -37,11 +56,12 @@ fn rss_kib() -> u64 {
 
 /// In the child: `count` instances; prints `base created called` in KiB.
 #[expect(clippy::print_stdout, reason = "the child reports to its parent")]
-fn child(count: usize, cache: &Path) {
-    let bytes = std::fs::read(repo().join("extensions/dist/echo.wasm")).expect("echo.wasm");
+fn child(guest: &str, count: usize, cache: &Path) {
+    let bytes =
+        std::fs::read(repo().join(format!("extensions/dist/{guest}.wasm"))).expect("guest wasm");
     let module = runtime(cache)
-        .load("echo", bytes, Limits::default())
-        .expect("load echo");
+        .load_as(protocol_of(guest), guest, bytes, Limits::default())
+        .expect("load the guest");
     let input = envelope(100);
     let base = rss_kib();
     let mut instances: Vec<_> = (0..count)
@@ -63,54 +83,62 @@ fn main() {
     if let Some(count) = std::env::var_os(CHILD) {
         let count = count.to_str().and_then(|c| c.parse().ok()).expect("count");
         let cache = std::env::var_os(CACHE).expect("cache dir");
-        child(count, Path::new(&cache));
+        let guest = std::env::var(GUEST).expect("guest");
+        child(&guest, count, Path::new(&cache));
         return;
     }
     let quick = !std::env::args().any(|a| a == "--bench");
     let counts: &[usize] = if quick { &[1, 2] } else { &[1, 10, 100] };
     // Fill the compile cache, as the first build on a machine does.
     let dir = tempfile::tempdir().unwrap();
-    runtime(dir.path())
-        .load("echo", echo_bytes(), Limits::default())
-        .expect("load echo");
+    let _ = echo_bytes(); // builds the guests
+    for (guest, protocol) in GUESTS {
+        let bytes = std::fs::read(repo().join(format!("extensions/dist/{guest}.wasm"))).unwrap();
+        runtime(dir.path())
+            .load_as(protocol, guest, bytes, Limits::default())
+            .expect("load the guest");
+    }
 
     println!(
-        "{:<10} {:>10} {:>14} {:>14} {:>16}",
-        "instances", "base MiB", "+created MiB", "+called MiB", "per instance MiB"
+        "{:<16} {:<10} {:>10} {:>14} {:>14} {:>16}",
+        "guest", "instances", "base MiB", "+created MiB", "+called MiB", "per instance MiB"
     );
     let mut json = String::new();
-    for &count in counts {
-        let out = Command::new(std::env::current_exe().expect("current exe"))
-            .env(CHILD, count.to_string())
-            .env(CACHE, dir.path())
-            .output()
-            .expect("run the child");
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).expect("utf-8");
-        let kib: Vec<u64> = text
-            .split_whitespace()
-            .map(|v| v.parse().expect("KiB"))
-            .collect();
-        let [base, created, called] = kib[..] else {
-            panic!("child printed {text:?}")
-        };
-        let mib = |kib: u64| f64::from(u32::try_from(kib).expect("under 4 TiB")) / 1024.0;
-        let per = mib(called.saturating_sub(base)) / f64::from(u32::try_from(count).unwrap());
-        println!(
-            "{count:<10} {:>10.1} {:>14.2} {:>14.2} {per:>16.3}",
-            mib(base),
-            mib(created.saturating_sub(base)),
-            mib(called.saturating_sub(base)),
-        );
-        writeln!(
+    for (guest, _) in GUESTS {
+        for &count in counts {
+            let out = Command::new(std::env::current_exe().expect("current exe"))
+                .env(CHILD, count.to_string())
+                .env(CACHE, dir.path())
+                .env(GUEST, guest)
+                .output()
+                .expect("run the child");
+            assert!(
+                out.status.success(),
+                "child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8(out.stdout).expect("utf-8");
+            let kib: Vec<u64> = text
+                .split_whitespace()
+                .map(|v| v.parse().expect("KiB"))
+                .collect();
+            let [base, created, called] = kib[..] else {
+                panic!("child printed {text:?}")
+            };
+            let mib = |kib: u64| f64::from(u32::try_from(kib).expect("under 4 TiB")) / 1024.0;
+            let per = mib(called.saturating_sub(base)) / f64::from(u32::try_from(count).unwrap());
+            println!(
+                "{guest:<16} {count:<10} {:>10.1} {:>14.2} {:>14.2} {per:>16.3}",
+                mib(base),
+                mib(created.saturating_sub(base)),
+                mib(called.saturating_sub(base)),
+            );
+            writeln!(
             json,
-            r#"{{"bench":"memory","instances":{count},"base_kib":{base},"created_kib":{created},"called_kib":{called},"per_instance_mib":{per:.4}}}"#
+            r#"{{"bench":"memory","guest":"{guest}","instances":{count},"base_kib":{base},"created_kib":{created},"called_kib":{called},"per_instance_mib":{per:.4}}}"#
         )
         .unwrap();
+        }
     }
     if let Some(path) = std::env::var_os("MORPHIR_BENCH_JSON").filter(|_| !quick) {
         std::fs::OpenOptions::new()

@@ -1,4 +1,6 @@
-//! Call latency and instantiation cost of the runtime alone (no actors).
+//! Call latency and instantiation cost of the runtime alone (no actors), for a core module
+//! (`echo`, through Extism) and for a component (`echo-component`, the same behaviour through
+//! wasmtime's component API), side by side.
 //!
 //! Run with `cargo bench -p morphir-runtime`; the guests are built first by
 //! `scripts/build-extensions`. Figures are recorded in BENCHMARKS.md.
@@ -6,16 +8,24 @@
 use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use morphir_runtime::{CompileCache, Envelope, Limits, Operation, Runtime, RuntimeConfig};
+use morphir_runtime::{
+    CompileCache, Envelope, Limits, Operation, Protocol, Runtime, RuntimeConfig,
+};
 
-fn echo_bytes() -> Vec<u8> {
+fn guest_bytes(name: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let status = std::process::Command::new(root.join("scripts/build-extensions"))
         .status()
         .expect("run scripts/build-extensions");
     assert!(status.success());
-    std::fs::read(root.join("extensions/dist/echo.wasm")).unwrap()
+    std::fs::read(root.join(format!("extensions/dist/{name}.wasm"))).unwrap()
 }
+
+/// The two echo guests: (bench label, module name, protocol).
+const GUESTS: [(&str, &str, Protocol); 2] = [
+    ("core", "echo", Protocol::Core),
+    ("component", "echo-component", Protocol::Component),
+];
 
 fn runtime(cache: CompileCache) -> Runtime {
     Runtime::new(&RuntimeConfig {
@@ -26,52 +36,60 @@ fn runtime(cache: CompileCache) -> Runtime {
 }
 
 fn calls(c: &mut Criterion) {
-    let bytes = echo_bytes();
     let dir = tempfile::tempdir().unwrap();
-    let module = runtime(CompileCache::Directory(dir.path().to_owned()))
-        .load("echo", bytes, Limits::default())
-        .unwrap();
-    let mut instance = module.instantiate().unwrap();
+    let rt = runtime(CompileCache::Directory(dir.path().to_owned()));
     let mut group = c.benchmark_group("call");
-    for size in [100usize, 1 << 20] {
-        // `size` bytes in total on the wire, header included.
-        let header = Envelope::new("application/json", Vec::new()).encoded_len();
-        let input = Envelope::new("application/json", vec![b'x'; size - header]);
-        group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(
-            BenchmarkId::new("echo-transform", size),
-            &input,
-            |b, input| {
-                b.iter(|| instance.call(Operation::Transform, input).unwrap());
-            },
-        );
+    for (label, name, protocol) in GUESTS {
+        let module = rt
+            .load_as(protocol, name, guest_bytes(name), Limits::default())
+            .unwrap();
+        let mut instance = module.instantiate().unwrap();
+        for size in [100usize, 1 << 20] {
+            // `size` bytes in total on the wire, header included.
+            let header = Envelope::new("application/json", Vec::new()).encoded_len();
+            let input = Envelope::new("application/json", vec![b'x'; size - header]);
+            group.throughput(Throughput::Bytes(size as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("echo-transform-{label}"), size),
+                &input,
+                |b, input| {
+                    b.iter(|| instance.call(Operation::Transform, input).unwrap());
+                },
+            );
+        }
     }
     group.finish();
 }
 
 fn startup(c: &mut Criterion) {
-    let bytes = echo_bytes();
     let dir = tempfile::tempdir().unwrap();
     let cached = runtime(CompileCache::Directory(dir.path().to_owned()));
-    let module = cached
-        .load("echo", bytes.clone(), Limits::default())
-        .unwrap();
-    let mut group = c.benchmark_group("startup");
-    group.bench_function("instantiate-compiled", |b| {
-        b.iter(|| module.instantiate().unwrap());
-    });
-    group.sample_size(10);
     let cold = runtime(CompileCache::Disabled);
-    group.bench_function("load-cold-compile", |b| {
-        b.iter(|| cold.load("echo", bytes.clone(), Limits::default()).unwrap());
-    });
-    group.bench_function("load-from-compile-cache", |b| {
-        b.iter(|| {
-            cached
-                .load("echo", bytes.clone(), Limits::default())
-                .unwrap()
+    let mut group = c.benchmark_group("startup");
+    for (label, name, protocol) in GUESTS {
+        let bytes = guest_bytes(name);
+        let module = cached
+            .load_as(protocol, name, bytes.clone(), Limits::default())
+            .unwrap();
+        group.sample_size(100);
+        group.bench_function(format!("instantiate-compiled-{label}"), |b| {
+            b.iter(|| module.instantiate().unwrap());
         });
-    });
+        group.sample_size(10);
+        group.bench_function(format!("load-cold-compile-{label}"), |b| {
+            b.iter(|| {
+                cold.load_as(protocol, name, bytes.clone(), Limits::default())
+                    .unwrap()
+            });
+        });
+        group.bench_function(format!("load-from-compile-cache-{label}"), |b| {
+            b.iter(|| {
+                cached
+                    .load_as(protocol, name, bytes.clone(), Limits::default())
+                    .unwrap()
+            });
+        });
+    }
     group.finish();
 }
 

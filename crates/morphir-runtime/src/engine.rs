@@ -1,6 +1,6 @@
 //! The Extism glue: the only code in the workspace that names Extism.
 //!
-//! A [`Module`] is validated, adapted (see `adapter.rs`) and compiled once. Instances are made
+//! A [`CoreModule`] is validated, adapted (see `adapter.rs`) and compiled once. Instances are made
 //! from *lanes*: a lane is one compiled plugin with its own engine. Extism stops a call that
 //! times out (or is cancelled) by advancing its engine's epoch, which interrupts every store of
 //! that engine that is running at the moment, so two instances sharing an engine could stop each
@@ -66,14 +66,16 @@ impl Default for RuntimeConfig {
 /// Loads extensions. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    inner: Arc<RuntimeInner>,
+    pub(crate) inner: Arc<RuntimeInner>,
 }
 
 #[derive(Debug)]
-struct RuntimeInner {
+pub(crate) struct RuntimeInner {
     /// Path of the wasmtime cache configuration file, when the compile cache is on.
-    cache_config: Option<PathBuf>,
-    max_module_size: u64,
+    pub(crate) cache_config: Option<PathBuf>,
+    pub(crate) max_module_size: u64,
+    /// The engine of Component Model extensions, made on first use (see `component.rs`).
+    pub(crate) component_engine: Mutex<Option<wasmtime::Engine>>,
 }
 
 impl Runtime {
@@ -87,27 +89,19 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 cache_config,
                 max_module_size: config.max_module_size,
+                component_engine: Mutex::new(None),
             }),
         })
     }
 
-    /// Reads, validates, compiles and checks the module at `path`.
-    pub fn load_file(&self, name: &str, path: &std::path::Path, limits: Limits) -> Result<Module> {
-        let bytes = std::fs::read(path).map_err(|source| {
-            Error::load(
-                name,
-                LoadError::Io {
-                    path: path.to_owned(),
-                    source,
-                },
-            )
-        })?;
-        self.load(name, bytes, limits)
-    }
-
-    /// Validates, compiles and checks a module. Nothing of it runs before validation passed;
-    /// then it is instantiated once to check its ABI version and read its capabilities.
-    pub fn load(&self, name: &str, bytes: Vec<u8>, limits: Limits) -> Result<Module> {
+    /// Validates, compiles and checks a core module. Nothing of it runs before validation
+    /// passed; then it is instantiated once to check its ABI version and read its capabilities.
+    pub(crate) fn load_core(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        limits: Limits,
+    ) -> Result<CoreModule> {
         let fail = |source| Error::load(name.to_owned(), source);
         let info = self.inspect(&bytes, limits).map_err(fail)?;
         let host_indices: Vec<i32> = info
@@ -148,7 +142,7 @@ impl Runtime {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .push(first);
-        let mut module = Module {
+        let mut module = CoreModule {
             inner: Arc::new(inner),
         };
         let capabilities = module.probe()?;
@@ -210,7 +204,7 @@ fn write_cache_config(dir: &std::path::Path) -> Result<PathBuf> {
 
 /// A validated, compiled extension. Cheap to clone; instances share its compiled code.
 #[derive(Debug, Clone)]
-pub struct Module {
+pub(crate) struct CoreModule {
     inner: Arc<ModuleInner>,
 }
 
@@ -230,7 +224,7 @@ struct ModuleInner {
 
 impl std::fmt::Debug for ModuleInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Module")
+        f.debug_struct("CoreModule")
             .field("name", &self.name)
             .field(
                 "hash",
@@ -294,7 +288,7 @@ impl ModuleInner {
     }
 }
 
-fn lock(state: &Mutex<HostState>) -> std::sync::MutexGuard<'_, HostState> {
+pub(crate) fn lock(state: &Mutex<HostState>) -> std::sync::MutexGuard<'_, HostState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -375,47 +369,39 @@ fn host_fault(
     Err(extism::Error::msg(why))
 }
 
-impl Module {
+impl CoreModule {
     /// The extension's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.inner.name
     }
 
     /// blake3 of the module's bytes.
-    pub fn hash(&self) -> [u8; 32] {
+    pub(crate) fn hash(&self) -> [u8; 32] {
         self.inner.hash
     }
 
-    /// The hash as `blake3:<hex>`, the form `morphir.toml` pins.
-    pub fn hash_string(&self) -> String {
-        format!(
-            "blake3:{}",
-            blake3::Hash::from_bytes(self.inner.hash).to_hex()
-        )
-    }
-
     /// The operations the module exports.
-    pub fn operations(&self) -> impl Iterator<Item = Operation> + '_ {
+    pub(crate) fn operations(&self) -> impl Iterator<Item = Operation> + '_ {
         self.inner.info.operations.iter().copied()
     }
 
     /// True when the module exports `op`.
-    pub fn implements(&self, op: Operation) -> bool {
+    pub(crate) fn implements(&self, op: Operation) -> bool {
         self.inner.info.operations.contains(&op)
     }
 
     /// Host functions the module imports.
-    pub fn host_imports(&self) -> &[String] {
+    pub(crate) fn host_imports(&self) -> &[String] {
         &self.inner.info.host_imports
     }
 
     /// Its limits.
-    pub fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         self.inner.limits
     }
 
     /// What it said about itself when loaded.
-    pub fn capabilities(&self) -> &Capabilities {
+    pub(crate) fn capabilities(&self) -> &Capabilities {
         self.inner
             .capabilities
             .as_ref()
@@ -423,7 +409,7 @@ impl Module {
     }
 
     /// A new instance. Reuses an idle compiled lane when there is one (no compilation).
-    pub fn instantiate(&self) -> Result<Instance> {
+    pub(crate) fn instantiate(&self) -> Result<CoreInstance> {
         let idle = self
             .inner
             .lanes
@@ -439,7 +425,7 @@ impl Module {
         };
         // A lane returned by an earlier instance keeps that instance's grants: start from none.
         lock(&lane.state).set_context(HostContext::default());
-        let mut instance = Instance {
+        let mut instance = CoreInstance {
             module: self.clone(),
             lane: Some(lane),
             plugin: None,
@@ -497,7 +483,7 @@ impl Module {
 }
 
 /// The output cap for `get-capabilities` when the configured one is smaller.
-const CAPABILITIES_MAX: u64 = 1 << 20;
+pub(crate) const CAPABILITIES_MAX: u64 = 1 << 20;
 
 /// What a successful call returns.
 #[derive(Debug, Clone)]
@@ -513,8 +499,8 @@ pub struct CallOutput {
 ///
 /// After a trap, a timeout, an out-of-memory error or an ABI breach the instance's guest state is
 /// discarded (Extism would carry it on); the next call runs on a fresh one.
-pub struct Instance {
-    module: Module,
+pub(crate) struct CoreInstance {
+    module: CoreModule,
     lane: Option<Lane>,
     plugin: Option<Plugin>,
     /// Reused encode buffer.
@@ -522,9 +508,9 @@ pub struct Instance {
     discarded: u32,
 }
 
-impl std::fmt::Debug for Instance {
+impl std::fmt::Debug for CoreInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance")
+        f.debug_struct("CoreInstance")
             .field("module", &self.module.inner.name)
             .field("live", &self.plugin.is_some())
             .field("discarded", &self.discarded)
@@ -532,14 +518,9 @@ impl std::fmt::Debug for Instance {
     }
 }
 
-impl Instance {
-    /// The module this is an instance of.
-    pub fn module(&self) -> &Module {
-        &self.module
-    }
-
+impl CoreInstance {
     /// How many times a failed guest was thrown away and replaced.
-    pub fn discarded(&self) -> u32 {
+    pub(crate) fn discarded(&self) -> u32 {
         self.discarded
     }
 
@@ -580,30 +561,18 @@ impl Instance {
     /// `set_context`); a new instance allows nothing. The random stream restarts from the
     /// context's seed. The context survives a discarded guest: it is the host's, not the
     /// guest's.
-    pub fn set_context(&mut self, context: HostContext) {
+    pub(crate) fn set_context(&mut self, context: HostContext) {
         lock(&self.lane().state).set_context(context);
     }
 
     /// The context as the guest left it (`set_env_var` changes its environment view).
-    pub fn context(&self) -> HostContext {
+    pub(crate) fn context(&self) -> HostContext {
         lock(&self.lane().state).context.clone()
     }
 
-    /// [`Instance::set_context`], then [`Instance::call`]: one design-time call with its own
-    /// grants.
-    pub fn call_with(
-        &mut self,
-        op: Operation,
-        input: &Envelope,
-        context: &HostContext,
-    ) -> Result<CallOutput> {
-        self.set_context(context.clone());
-        self.call(op, input)
-    }
-
     /// Calls `op` with `input`, under the installed [`HostContext`].
-    pub fn call(&mut self, op: Operation, input: &Envelope) -> Result<CallOutput> {
-        let fail = |module: &Module, source| Error::call(module.inner.name.clone(), op, source);
+    pub(crate) fn call(&mut self, op: Operation, input: &Envelope) -> Result<CallOutput> {
+        let fail = |module: &CoreModule, source| Error::call(module.inner.name.clone(), op, source);
         if !self.module.implements(op) {
             return Err(fail(&self.module, CallError::NotImplemented));
         }
@@ -697,7 +666,7 @@ fn classify(e: &extism::Error, limits: &Limits, state: &HostState) -> CallError 
     }
 }
 
-impl Drop for Instance {
+impl Drop for CoreInstance {
     fn drop(&mut self) {
         // The store goes first; the lane (compiled code, its engine) waits for the next instance.
         self.plugin = None;

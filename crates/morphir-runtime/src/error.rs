@@ -4,6 +4,8 @@ use std::time::Duration;
 use morphir_envelope::abi::Operation;
 use morphir_envelope::{DecodeError, ErrorPayload};
 
+use crate::Protocol;
+
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -100,14 +102,36 @@ pub enum LoadError {
         /// The cap.
         max: u64,
     },
-    /// A Wasm binary, but a component or an unknown version rather than a core module.
-    #[error(
-        "not a core WebAssembly module (binary version/layer {version:#010x}); a Component Model \
-         component needs protocol = \"component\", which is not supported yet"
-    )]
+    /// A Wasm binary of an unknown version or layer.
+    #[error("not a core WebAssembly module nor a component (binary version/layer {version:#010x})")]
     NotCoreModule {
         /// The version/layer field found.
         version: u32,
+    },
+    /// A core module configured as a component, or the reverse.
+    #[error("{}", protocol_mismatch(*configured, *found))]
+    ProtocolMismatch {
+        /// The protocol of the configuration.
+        configured: Protocol,
+        /// What the bytes are.
+        found: Protocol,
+    },
+    /// A component that exports none of the Morphir WIT worlds, or exports one with functions of
+    /// the wrong types.
+    #[error("the component does not implement a Morphir world: {reason}. {help}")]
+    WrongWorld {
+        /// What is wrong.
+        reason: String,
+        /// The worlds it could export.
+        help: String,
+    },
+    /// A component import the host does not provide (WASI, or anything else).
+    #[error("the component imports `{name}`; {help}")]
+    ComponentImport {
+        /// The import.
+        name: String,
+        /// What is allowed.
+        help: &'static str,
     },
     /// Wasm validation failed (truncated, malformed).
     #[error("invalid WebAssembly: {0}")]
@@ -232,6 +256,21 @@ impl CallError {
             self,
             CallError::Guest(_) | CallError::NotImplemented | CallError::InputTooLarge(_)
         )
+    }
+}
+
+fn protocol_mismatch(configured: Protocol, found: Protocol) -> String {
+    match (configured, found) {
+        (Protocol::Core, Protocol::Component) => "the file is a WebAssembly component, but the \
+            extension is configured with protocol = \"core\"; set protocol = \"component\" and \
+            source type = \"wasm-component\" in its [[extensions]] entry"
+            .to_owned(),
+        (Protocol::Component, Protocol::Core) => "the file is a core WebAssembly module, but the \
+            extension is configured with protocol = \"component\"; set protocol = \"core\" and \
+            source type = \"wasm\" in its [[extensions]] entry, or build it as a component \
+            (scripts/build-extensions)"
+            .to_owned(),
+        (a, b) => format!("protocol {a} configured, {b} found"),
     }
 }
 

@@ -21,20 +21,23 @@
 //! * every error names the extension and the operation.
 
 mod adapter;
+mod component;
 mod context;
 mod engine;
 mod error;
 mod http;
 mod limits;
+mod module;
 mod names;
 mod stdlib;
 mod validate;
 
 pub use context::{HostContext, HttpPolicy, WorkspaceAccess};
-pub use engine::{CallOutput, CompileCache, Instance, Module, Runtime, RuntimeConfig};
+pub use engine::{CallOutput, CompileCache, Runtime, RuntimeConfig};
 pub use error::{CallError, Error, LoadError, Result};
 pub use http::{HttpError, fetch as http_fetch};
 pub use limits::Limits;
+pub use module::{Instance, Module, Protocol, check_protocol};
 pub use stdlib::{
     LogLevel, LogRecord, MAX_LOG_BYTES_PER_CALL, MAX_LOG_LINES_PER_CALL, emit as emit_extension_log,
 };

@@ -170,7 +170,7 @@ impl HostState {
     /// per-call caps ([`MAX_LOG_LINES_PER_CALL`], [`MAX_LOG_BYTES_PER_CALL`]). Past them, lines
     /// are dropped and counted in one `warn` note kept with the logs (so a cache hit replays
     /// it too), emitted once when the first line is dropped.
-    fn record(&mut self, level: LogLevel, message: String) {
+    pub(crate) fn record(&mut self, level: LogLevel, message: String) {
         let kept = self.logs.len() - usize::from(self.dropped.is_some());
         if self.dropped.is_none()
             && kept < MAX_LOG_LINES_PER_CALL
@@ -318,6 +318,12 @@ fn env_denied(state: &mut HostState, function: &str, name: &str) -> Envelope {
              ({allowed}); add it to [extensions.permissions] env in morphir.toml"
         ),
     )
+}
+
+/// A refused environment access of a component's `runtime` import (whose WIT has no error
+/// case): logged like any refusal.
+pub(crate) fn refuse_env(state: &mut HostState, function: &str, name: &str) {
+    let _ = env_denied(state, function, name);
 }
 
 fn get_env_var(state: &mut HostState, request: &Envelope) -> Envelope {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use morphir_config::{Config, Extension, Protocol};
+use morphir_runtime::Protocol as RuntimeProtocol;
 use morphir_runtime::{Limits, Module, Runtime, RuntimeConfig};
 use serde::Serialize;
 
@@ -27,7 +28,10 @@ struct Row {
     /// `false` for an extension disabled in the configuration (it is not loaded).
     enabled: bool,
     path: String,
+    /// `core` or `component`.
     protocol: &'static str,
+    /// The WIT world of a component (`morphir:ext/backend@0.1.0`); `null` for a core module.
+    world: Option<String>,
     version: Option<String>,
     operations: Vec<String>,
     host_imports: Vec<String>,
@@ -47,8 +51,10 @@ impl Row {
             module_name: Some(caps.name.clone()),
             enabled: true,
             path,
-            protocol: "core",
-            version: Some(caps.version.clone()),
+            protocol: module.protocol().name(),
+            world: module.world().map(str::to_owned),
+            // The seed's `morphir:extension` world has no version.
+            version: Some(caps.version.clone()).filter(|v| !v.is_empty()),
             operations: caps.operations.clone(),
             host_imports: module.host_imports().to_vec(),
             hash: Some(module.hash_string()),
@@ -78,7 +84,11 @@ pub(crate) fn run(args: &ExtensionsArgs) -> anyhow::Result<ExitCode> {
                 || path.display().to_string(),
                 |s| s.to_string_lossy().into_owned(),
             );
-            let module = runtime.load_file(&name, path, Limits::default())?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            // A path has no configuration to say its protocol: the bytes do.
+            let protocol = RuntimeProtocol::detect(&bytes).unwrap_or(RuntimeProtocol::Core);
+            let module = runtime.load_as(protocol, &name, bytes, Limits::default())?;
             let own_name = module.capabilities().name.clone();
             rows.push(Row::loaded(own_name, path.display().to_string(), &module));
         }
@@ -106,7 +116,8 @@ fn from_config(runtime: &Runtime, config: &Config) -> anyhow::Result<Vec<Row>> {
                 module_name: None,
                 enabled: false,
                 path,
-                protocol: protocol(ext.protocol),
+                protocol: ext.protocol.name(),
+                world: None,
                 version: None,
                 operations: Vec::new(),
                 host_imports: Vec::new(),
@@ -121,9 +132,13 @@ fn from_config(runtime: &Runtime, config: &Config) -> anyhow::Result<Vec<Row>> {
             let at = ext.source.hash_location.as_ref().unwrap_or(&ext.location);
             format!("{at}: extension `{}`", ext.name)
         })?;
-        let module = runtime.load_file(&ext.name, &ext.source.path, limits(ext))?;
+        let module = runtime.load_file_as(
+            runtime_protocol(ext.protocol),
+            &ext.name,
+            &ext.source.path,
+            limits(ext),
+        )?;
         rows.push(Row {
-            protocol: protocol(ext.protocol),
             declared_at,
             ..Row::loaded(ext.name.clone(), path, &module)
         });
@@ -144,35 +159,37 @@ pub(crate) fn limits(ext: &Extension) -> Limits {
     limits
 }
 
-fn protocol(protocol: Protocol) -> &'static str {
+/// The runtime's protocol for the configuration's (the two crates do not depend on each other).
+pub(crate) fn runtime_protocol(protocol: Protocol) -> RuntimeProtocol {
     match protocol {
-        Protocol::Core => "core",
-        // The loader refuses any other protocol today.
-        _ => "unknown",
+        Protocol::Component => RuntimeProtocol::Component,
+        // `Protocol` is non-exhaustive; the loader knows no other.
+        _ => RuntimeProtocol::Core,
     }
 }
 
 /// ```text
-/// NAME           PROTOCOL  VERSION    OPERATIONS
-/// docs           core      0.1.0      frontend-compile
+/// NAME           PROTOCOL   VERSION    OPERATIONS
+/// docs           core       0.1.0      frontend-compile
 ///                module name: docs-frontend        (only when it differs from NAME)
+///                world: morphir:ext/backend@0.1.0  (components)
 ///                Reads Markdown/text files into a JSON list of documents.
 ///                blake3:...
-/// legacy         core      -          disabled (not loaded)
+/// legacy         core       -          disabled (not loaded)
 ///                declared at morphir.toml:12:1
 /// ```
 fn write_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<()> {
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     writeln!(
         out,
-        "{:width$}  {:8}  {:9}  OPERATIONS",
+        "{:width$}  {:9}  {:9}  OPERATIONS",
         "NAME", "PROTOCOL", "VERSION"
     )?;
     for r in rows {
         if !r.enabled {
             writeln!(
                 out,
-                "{:width$}  {:8}  {:9}  disabled (not loaded)",
+                "{:width$}  {:9}  {:9}  disabled (not loaded)",
                 r.name, r.protocol, "-"
             )?;
             if let Some(at) = &r.declared_at {
@@ -182,7 +199,7 @@ fn write_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<(
         }
         writeln!(
             out,
-            "{:width$}  {:8}  {:9}  {}",
+            "{:width$}  {:9}  {:9}  {}",
             r.name,
             r.protocol,
             r.version.as_deref().unwrap_or("-"),
@@ -190,6 +207,9 @@ fn write_table(out: &mut impl std::io::Write, rows: &[Row]) -> std::io::Result<(
         )?;
         if let Some(own) = r.module_name.as_deref().filter(|own| *own != r.name) {
             writeln!(out, "{:width$}  module name: {own}", "")?;
+        }
+        if let Some(world) = &r.world {
+            writeln!(out, "{:width$}  world: {world}", "")?;
         }
         if let Some(description) = &r.description {
             writeln!(out, "{:width$}  {description}", "")?;

@@ -77,7 +77,12 @@ fn target(args: &RunArgs, runtime: &Runtime) -> anyhow::Result<Target> {
         let at = ext.source.hash_location.as_ref().unwrap_or(&ext.location);
         format!("{at}: extension `{}`", ext.name)
     })?;
-    let module = runtime.load_file(&ext.name, &ext.source.path, super::extensions::limits(ext))?;
+    let module = runtime.load_file_as(
+        super::extensions::runtime_protocol(ext.protocol),
+        &ext.name,
+        &ext.source.path,
+        super::extensions::limits(ext),
+    )?;
     let context = HostContext::default()
         .with_process_env(ext.permissions.env.iter().map(String::as_str))
         .with_allowed_hosts(ext.permissions.allowed_hosts.iter().cloned());

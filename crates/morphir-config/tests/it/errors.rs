@@ -275,13 +275,14 @@ fn include_of_a_missing_file() {
 }
 
 #[test]
-fn component_protocol_is_refused() {
+fn protocols_and_source_types_must_agree() {
+    // `comp` is valid (a component); the others are not.
     let ws = Workspace::with_root(
         r#"
 [[extensions]]
 name = "comp"
 protocol = "component"
-source = { type = "wasm-component", path = "ext/comp.wasm" }
+source = { type = "wasm-component", path = "ext/ir.wasm" }
 
 [[extensions]]
 name = "weird"
@@ -291,6 +292,11 @@ source = { type = "wasm", path = "ext/ir.wasm" }
 [[extensions]]
 name = "mixed"
 source = { type = "wasm-component", path = "ext/ir.wasm" }
+
+[[extensions]]
+name = "mixed-too"
+protocol = "component"
+source = { type = "wasm", path = "ext/ir.wasm" }
 "#,
     );
     assert_errors!(ws, ws.errors());

@@ -434,3 +434,27 @@ fn the_remote_cache_table_is_validated_and_overridden_by_the_environment() {
             .contains("unknown field `token`")
     );
 }
+
+#[test]
+fn a_component_extension_loads_with_its_protocol() {
+    let ws = Workspace::with_root(
+        r#"
+[[extensions]]
+name = "component-backend"
+enabled = true
+protocol = "component"
+[extensions.source]
+type = "wasm-component"
+path = "./ext/ir.wasm"
+[extensions.permissions]
+max_memory = "100MB"
+max_execution_time = "10s"
+"#,
+    );
+    let config = ws.load().unwrap();
+    let ext = &config.extensions["component-backend"];
+    assert_eq!(ext.protocol, Protocol::Component);
+    assert_eq!(ext.protocol.to_string(), "component");
+    assert_eq!(ext.permissions.max_memory, Some(ByteSize::new(100_000_000)));
+    assert_eq!(config.extensions["ir"].protocol, Protocol::Core);
+}

@@ -235,8 +235,11 @@ fn garbage_and_truncated_bytes_are_refused() {
     component.extend_from_slice(&[0x0d, 0x00, 0x01, 0x00]);
     assert!(matches!(
         load_err(component),
-        LoadError::NotCoreModule { .. }
+        LoadError::ProtocolMismatch { .. }
     ));
+    let mut unknown = b"\0asm".to_vec();
+    unknown.extend_from_slice(&[0x0e, 0x00, 0x01, 0x00]);
+    assert!(matches!(load_err(unknown), LoadError::NotCoreModule { .. }));
 }
 
 #[test]

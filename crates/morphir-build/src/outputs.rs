@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use morphir_envelope::FileBundle;
@@ -49,16 +49,53 @@ fn ensure_dirs(dir: &Path, rel: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Marks the temporary file of an output being written: `.<name>.morphir-tmp-<pid>`.
+const TMP_MARK: &str = ".morphir-tmp-";
+
 /// Writes `bytes` to `path` through a temporary file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.morphir-tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
+    let tmp = path.with_file_name(format!(".{name}{TMP_MARK}{}", std::process::id()));
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        // Halfway, for the crash harness (RELIABILITY.md): a kill here leaves a torn temp file.
+        let (head, tail) = bytes.split_at(bytes.len() / 2);
+        f.write_all(head)?;
+        morphir_cache::failpoint("output-write");
+        f.write_all(tail)?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    written.inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
+}
+
+/// Removes the temporary files a killed build left in `dir` (`.<name>.morphir-tmp-<pid>` of a
+/// process that is gone), so a crash leaves no debris once the outputs are written again.
+fn remove_dead_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.starts_with('.'))
+            .and_then(|n| n.rsplit_once(TMP_MARK))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Linux tells whether the writer lives; elsewhere a temp file of another process is
+        // taken as dead (two builds writing one output directory at once race anyway).
+        let alive = pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes `bundle` into `dir` under the rules of the module docs.
@@ -71,6 +108,7 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
         Path::new(dir.file_name().unwrap_or_default()),
     )?;
     let mut written = BTreeSet::new();
+    let mut dirs = BTreeSet::from([dir.to_path_buf()]);
     for file in &bundle.files {
         let rel = PathBuf::from(&file.path);
         if file.path == OUTPUT_MANIFEST {
@@ -86,6 +124,9 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             ensure_dirs(dir, parent)?;
         }
         let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            dirs.insert(parent.to_path_buf());
+        }
         match fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(refuse(
@@ -104,6 +145,10 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             Err(e) => return Err(e),
         }
         write_atomic(&path, &file.content)?;
+    }
+
+    for d in &dirs {
+        remove_dead_temps(d);
     }
 
     // Remove what the backend produced last time and no longer does.
@@ -217,6 +262,33 @@ mod tests {
         std::os::unix::fs::symlink(&victim, out.join("sub")).unwrap();
         write_outputs(&out, &FileBundle::new().with_file("a.txt", "a")).unwrap();
         assert_eq!(fs::read_to_string(victim.join("b.txt")).unwrap(), "keep me");
+    }
+
+    #[test]
+    fn temp_files_of_a_killed_build_are_removed_when_outputs_are_written_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        fs::create_dir_all(out.join("d")).unwrap();
+        // Above any pid_max: no such process.
+        let dead = [".a.txt.morphir-tmp-4294967", "d/.b.txt.morphir-tmp-4294966"];
+        for t in dead {
+            fs::write(out.join(t), "half").unwrap();
+        }
+        let theirs = format!(".a.txt{TMP_MARK}1");
+        fs::write(out.join(&theirs), "pid 1 is alive").unwrap();
+        let bundle = FileBundle::new()
+            .with_file("a.txt", "a")
+            .with_file("d/b.txt", "b");
+        write_outputs(&out, &bundle).unwrap();
+        for t in dead {
+            assert!(!out.join(t).exists(), "{t} left behind");
+        }
+        assert_eq!(
+            out.join(&theirs).exists(),
+            Path::new("/proc/1").exists(),
+            "a live process's temp file was removed"
+        );
+        assert_eq!(fs::read_to_string(out.join("d/b.txt")).unwrap(), "b");
     }
 
     #[test]

@@ -33,6 +33,7 @@
 
 mod canonical;
 mod digest;
+mod failpoint;
 mod frame;
 mod fsutil;
 mod key;
@@ -44,6 +45,7 @@ use std::path::PathBuf;
 
 pub use canonical::canonical_json;
 pub use digest::{Digest, Key, ParseHashError, content_digest};
+pub use failpoint::{FAILPOINT_ENV, failpoint};
 pub use key::{CACHE_FORMAT_VERSION, Change, ChangeKind, Component, KeyBuilder, KeyManifest, diff};
 pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};

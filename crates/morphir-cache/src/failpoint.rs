@@ -98,8 +98,17 @@ mod tests {
         let a = parse("blob-write:abort").unwrap();
         assert_eq!((a.name.as_str(), a.nth, a.abort), ("blob-write", 1, true));
         let a = parse("output-write@7:hang").unwrap();
-        assert_eq!((a.name.as_str(), a.nth, a.abort), ("output-write", 7, false));
-        for bad in ["", "blob-write", "blob-write:explode", "x@0:abort", "x@y:hang"] {
+        assert_eq!(
+            (a.name.as_str(), a.nth, a.abort),
+            ("output-write", 7, false)
+        );
+        for bad in [
+            "",
+            "blob-write",
+            "blob-write:explode",
+            "x@0:abort",
+            "x@y:hang",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }

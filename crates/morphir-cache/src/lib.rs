@@ -49,7 +49,7 @@ pub use failpoint::{FAILPOINT_ENV, failpoint};
 pub use key::{CACHE_FORMAT_VERSION, Change, ChangeKind, Component, KeyBuilder, KeyManifest, diff};
 pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
-pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions};
+pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions, decode_record};
 
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

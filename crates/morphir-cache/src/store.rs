@@ -389,6 +389,13 @@ impl Store {
     }
 }
 
+/// Decodes and verifies the bytes of the action record file of `key` (frame, checksum, key,
+/// manifest), as [`Store::lookup`] does before trusting it; it does not check the blobs.
+/// Public for the fuzz targets and for tools that inspect a cache.
+pub fn decode_record(key: &Key, bytes: &[u8]) -> Result<ActionRecord, Corruption> {
+    parse_record(key, bytes)
+}
+
 /// Decodes and checks a record read from the file of `key`.
 pub(crate) fn parse_record(key: &Key, bytes: &[u8]) -> Result<ActionRecord, Corruption> {
     let body = frame::decode(RECORD_MAGIC, bytes).map_err(|e| Corruption::Record(e.to_string()))?;

@@ -171,7 +171,7 @@ fn prune_removes_every_temp_file_left_by_a_dead_writer() {
     assert_eq!(s.stats().unwrap().temp_files, 4);
     let report = s.prune(&PruneOptions::default()).unwrap();
     assert_eq!(report.temp_removed, 4);
-    assert!(temp_files(s.bucket()).is_empty());
+    assert_eq!(temp_files(s.bucket()), Vec::<std::path::PathBuf>::new());
     assert!(s.get(&key).unwrap().is_some(), "prune removed a live entry");
 }
 

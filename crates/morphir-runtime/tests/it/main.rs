@@ -4,6 +4,7 @@
 mod guests;
 mod hostile;
 mod imports;
+mod load;
 mod stdlib;
 mod support;
 mod wasmtime_direct;

@@ -93,7 +93,7 @@ fn several_builds_share_one_cache_while_it_is_pruned() {
         let mut prunes = Vec::new();
         for _ in 0..4 {
             prunes.push(
-                cmd(&projects[0], &["cache", "prune", "--max-size", "0"])
+                cmd(&projects[0], &["cache", "prune", "--max-size", "1B"])
                     .output()
                     .unwrap(),
             );
@@ -102,7 +102,7 @@ fn several_builds_share_one_cache_while_it_is_pruned() {
             let out = b.wait_with_output().unwrap();
             let err = stderr(&out);
             assert!(out.status.success(), "round {round}, build {n}: {err}");
-            assert!(!err.contains("panicked"), "{err}");
+            assert!(!err.contains("thread '"), "{err}");
             for t in 0..TASKS {
                 let expected = if t == 0 {
                     format!("round {round}\n").repeat(500)
@@ -118,7 +118,7 @@ fn several_builds_share_one_cache_while_it_is_pruned() {
         }
         for out in prunes {
             assert!(out.status.success(), "{}", stderr(&out));
-            assert!(!stderr(&out).contains("panicked"));
+            assert!(!stderr(&out).contains("thread '"));
         }
         // Whatever the prunes left verifies.
         let (_, bad) = verify_all(&Store::open(&cache).unwrap());

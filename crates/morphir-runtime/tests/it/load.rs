@@ -9,7 +9,7 @@
     reason = "the load tests report their figures (RELIABILITY.md)"
 )]
 
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 
 use morphir_runtime::{Envelope, Limits, Operation};
 
@@ -24,9 +24,16 @@ fn status_kib(field: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The load tests measure the process's memory: under `cargo test` (one process, tests on
+/// threads) they must not overlap.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn sixty_four_concurrent_instances_under_a_memory_limit_complete() {
     const INSTANCES: usize = 64;
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let module = load("echo", Limits::default().with_max_memory(16 << 20));
     // Every instance exists before any calls, so all 64 are live at once.
     let barrier = Arc::new(Barrier::new(INSTANCES));
@@ -74,6 +81,9 @@ fn sixty_four_concurrent_instances_under_a_memory_limit_complete() {
 /// Runs `cycles` create/call/drop cycles; returns the resident set (KiB) after a warm-up tenth
 /// and at the end.
 fn soak(cycles: u64) -> Option<(u64, u64)> {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let module = load("echo", Limits::default().with_max_memory(16 << 20));
     let warmup = (cycles / 10).max(1);
     let mut after_warmup = 0;

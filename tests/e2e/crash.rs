@@ -24,8 +24,8 @@ use morphir_tests::{Project, stderr};
 
 const TASKS: [&str; 3] = ["t1", "t2", "t3"];
 const FILES: [&str; 2] = ["a.txt", "sub/b.txt"];
-/// Content variants per file: keys recur across trials, so later builds hit entries that
-/// killed builds wrote.
+/// Recurring content variants per file: keys recur across trials, so later builds hit entries
+/// that killed builds wrote. Half the files get a fresh variant instead, so builds keep writing.
 const VARIANTS: u64 = 3;
 const PHASES: [&str; 5] = [
     "blob-write",
@@ -79,7 +79,7 @@ impl Rng {
 /// moment often lands inside a write.
 fn content(task: &str, file: &str, v: u64) -> String {
     let line = format!("{task}/{file} variant {v}\n");
-    line.repeat(2000 + 700 * v as usize)
+    line.repeat(2000 + 700 * (v % VARIANTS) as usize)
 }
 
 fn morphir_cmd(p: &Project, home: &Path, args: &[&str]) -> Command {
@@ -208,9 +208,21 @@ fn plausible(step: &str, output: &Envelope) -> bool {
         && bundle.files.iter().all(|f| {
             FILES.iter().any(|name| {
                 f.path == format!("{task}/{name}")
-                    && (0..VARIANTS).any(|v| f.content == content(task, name, v).as_bytes())
+                    && variant(&f.content)
+                        .is_some_and(|v| f.content == content(task, name, v).as_bytes())
             })
         })
+}
+
+/// The variant number a content names in its first line.
+fn variant(content: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(content).ok()?;
+    text.lines()
+        .next()?
+        .rsplit_once(" variant ")?
+        .1
+        .parse()
+        .ok()
 }
 
 fn run_trials(trials: u64, seed: u64) -> Figures {
@@ -219,10 +231,17 @@ fn run_trials(trials: u64, seed: u64) -> Figures {
     let mut rng = Rng(seed | 1);
     let mut figures = Figures::default();
     let mut current: BTreeMap<String, String> = BTreeMap::new();
+    let mut fresh = VARIANTS;
     let mut write_inputs = |rng: &mut Rng, p: &Project| {
         for t in TASKS {
             for f in FILES {
-                let text = content(t, f, rng.below(VARIANTS));
+                let v = if rng.below(2) == 0 {
+                    rng.below(VARIANTS)
+                } else {
+                    fresh += 1;
+                    fresh
+                };
+                let text = content(t, f, v);
                 p.write(&format!("{t}/{f}"), &text);
                 current.insert(format!("{t}/{f}"), text);
             }
@@ -231,8 +250,12 @@ fn run_trials(trials: u64, seed: u64) -> Figures {
     };
     // A clean build first: the compile cache is warm and a build's length is known.
     write_inputs(&mut rng, &p);
-    let started = Instant::now();
     let out = morphir_cmd(&p, home.path(), &["build"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let started = Instant::now();
+    let out = morphir_cmd(&p, home.path(), &["build", "--no-cache"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let build_time = started.elapsed();
 
@@ -279,7 +302,8 @@ fn run_trials(trials: u64, seed: u64) -> Figures {
             }
         }
         // The rebuild removed the output temp files; prune removes the cache's.
-        let out = morphir_cmd(&p, home.path(), &["cache", "prune", "--max-size", "1GB"])
+        // Bounded: least recently used entries go, fresh variants would fill the disk.
+        let out = morphir_cmd(&p, home.path(), &["cache", "prune", "--max-size", "5MB"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));

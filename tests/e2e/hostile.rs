@@ -5,6 +5,8 @@
 //! stop the build before anything runs. The runtime-level versions (WAT modules) are in
 //! `crates/morphir-runtime/tests/it/hostile.rs`.
 
+use std::fmt::Write as _;
+
 use morphir_tests::{Project, stderr, steps_with};
 
 /// Number of action records in the project's cache.
@@ -186,4 +188,43 @@ fn an_oversized_module_is_refused_without_compiling_it() {
     assert!(err.contains("extension `weird`"), "{err}");
     assert!(err.contains("68157440"), "the size is named: {err}");
     assert!(!p.path().join("out").exists());
+}
+
+#[test]
+fn cycles_of_one_two_and_a_thousand_tasks_stop_the_build_before_anything_runs() {
+    let ring = |n: usize| {
+        let mut c = String::from(
+            "[project]\nname = \"ring\"\n\n[[extensions]]\nname = \"echo\"\nsource = { type = \"wasm\", path = \"{echo}\" }\n",
+        );
+        for i in 0..n {
+            let _ = write!(
+                c,
+                "\n[tasks.t{i}]\nfrontend = {{ extension = \"echo\", inputs = [\"in.txt\"] }}\n\
+                 backends = [{{ extension = \"echo\", output = \"out/t{i}\", config = {{ mode = \"files\" }} }}]\n\
+                 depends_on = [\"t{}\"]\n",
+                (i + 1) % n
+            );
+        }
+        c
+    };
+    for n in [1, 2, 1000] {
+        let p = Project::new(&ring(n));
+        p.write("in.txt", "x");
+        let out = p.morphir(&["build"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{n}: {err}");
+        assert!(
+            err.contains("error: dependency cycle: t0 -> "),
+            "{n}: {err}"
+        );
+        // Every edge of the cycle is named with its file:line:col.
+        assert_eq!(
+            err.matches("morphir.toml:").count(),
+            n,
+            "{n}: {}",
+            &err[..err.len().min(2000)]
+        );
+        assert!(!p.path().join("out").exists(), "{n}: something ran");
+        assert_eq!(records(&p), 0);
+    }
 }

@@ -228,3 +228,36 @@ fn cycles_of_one_two_and_a_thousand_tasks_stop_the_build_before_anything_runs() 
         assert_eq!(records(&p), 0);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_in_the_output_directory_is_never_written_through() {
+    let p = Project::new(
+        r#"
+[project]
+name = "links"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+
+[tasks.t]
+frontend = { extension = "echo", inputs = ["in/*.txt"] }
+backends = [{ extension = "echo", output = "out", config = { mode = "files" } }]
+"#,
+    );
+    p.write("in/a.txt", "payload");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(p.path().join("out")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.path().join("out/in")).unwrap();
+    let out = p.morphir(&["build"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("step `t:backend:echo` failed") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    // The failed backend cached nothing; only the frontend's entry is there.
+    assert_eq!(records(&p), 1);
+}

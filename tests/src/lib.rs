@@ -19,6 +19,11 @@ pub fn repo_root() -> PathBuf {
 pub fn morphir_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        // A binary built elsewhere (a copy taken while a shared target directory is busy, or
+        // the long harnesses run against an installed morphir).
+        if let Some(bin) = std::env::var_os("MORPHIR_E2E_BIN") {
+            return PathBuf::from(bin);
+        }
         let exe = std::env::current_exe().expect("test exe");
         // target/<profile>/deps/e2e-<hash>
         let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");

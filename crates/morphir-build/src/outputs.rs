@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use morphir_envelope::FileBundle;
@@ -64,13 +64,26 @@ fn staging_name(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.morphir-tmp-{}", std::process::id()))
+    path.with_file_name(format!(".{name}{TMP_MARK}{}", std::process::id()))
+}
+
+/// Marks the temporary file of an output being written: `.<name>.morphir-tmp-<pid>`.
+const TMP_MARK: &str = ".morphir-tmp-";
+
+/// Writes a temporary file in two halves, with the crash harness's failpoint between them
+/// (RELIABILITY.md): a kill there leaves a torn temp file, which must never become an output.
+fn write_temp(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = fs::File::create(tmp)?;
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    f.write_all(head)?;
+    morphir_cache::failpoint("output-write");
+    f.write_all(tail)
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = staging_name(path);
-    fs::write(&tmp, bytes)?;
+    write_temp(&tmp, bytes)?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
@@ -115,6 +128,31 @@ impl Drop for Staged {
         // Innermost first; a directory that is not empty (someone else's file) stays.
         for dir in self.dirs.iter().rev() {
             let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Removes the temporary files a killed build left in `dir` (`.<name>.morphir-tmp-<pid>` of a
+/// process that is gone), so a crash leaves no debris once the outputs are written again.
+fn remove_dead_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.starts_with('.'))
+            .and_then(|n| n.rsplit_once(TMP_MARK))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Linux tells whether the writer lives; elsewhere a temp file of another process is
+        // taken as dead (two builds writing one output directory at once race anyway).
+        let alive = pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
@@ -184,9 +222,18 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
         let tmp = staging_name(&path);
         // Recorded before writing: a write that fails half-way leaves a file to remove.
         staged.files.push((tmp.clone(), path));
-        fs::write(&tmp, &file.content)?;
+        write_temp(&tmp, &file.content)?;
     }
     staged.commit()?;
+    let parents: BTreeSet<PathBuf> = bundle
+        .files
+        .iter()
+        .filter_map(|f| dir.join(&f.path).parent().map(Path::to_path_buf))
+        .chain([dir.to_path_buf()])
+        .collect();
+    for d in &parents {
+        remove_dead_temps(d);
+    }
 
     // Remove what the backend produced last time and no longer does.
     let manifest_path = dir.join(OUTPUT_MANIFEST);

@@ -41,8 +41,8 @@ pub(crate) fn tmp_name() -> String {
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, renamed over `path`.
 /// Readers see the old file, no file, or the whole new file; never a prefix. With `sync`, the
 /// file is fsynced before the rename and the directory after it, so the entry survives power
-/// loss once this returns.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
+/// loss once this returns. `point` names the [`crate::failpoint`] reached halfway through.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool, point: &str) -> Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     let tmp = dir.join(tmp_name());
     let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
@@ -57,7 +57,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> Result<()> 
     }
     .map_err(io_err("create", &tmp))?;
     let written = (|| {
-        f.write_all(bytes).map_err(io_err("write", &tmp))?;
+        let (head, tail) = bytes.split_at(bytes.len() / 2);
+        f.write_all(head).map_err(io_err("write", &tmp))?;
+        crate::failpoint(point);
+        f.write_all(tail).map_err(io_err("write", &tmp))?;
         if sync {
             f.sync_all().map_err(io_err("fsync", &tmp))?;
         }
@@ -159,7 +162,14 @@ pub(crate) fn remove_if_exists(path: &Path) -> io::Result<bool> {
 /// A held bucket lock; released when dropped (closing the file releases the lock, including
 /// when the process dies).
 #[derive(Debug)]
-pub(crate) struct LockGuard(#[expect(dead_code, reason = "held for its Drop")] Option<File>);
+pub(crate) struct LockGuard(Option<File>);
+
+impl LockGuard {
+    /// Whether the OS lock is really held (false where the filesystem has no locks).
+    pub(crate) fn held(&self) -> bool {
+        self.0.is_some()
+    }
+}
 
 /// Takes the bucket lock: shared for writers, exclusive for prune and clean. Each call opens
 /// its own handle, because flock-style locks belong to an open file and two threads sharing
@@ -208,8 +218,8 @@ mod tests {
     fn atomic_write_replaces_and_leaves_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/x");
-        write_atomic(&p, b"one", false).unwrap();
-        write_atomic(&p, b"two", true).unwrap();
+        write_atomic(&p, b"one", false, "test").unwrap();
+        write_atomic(&p, b"two", true, "test").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().collect();
         assert_eq!(names.len(), 1);

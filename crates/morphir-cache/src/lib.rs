@@ -33,6 +33,7 @@
 
 mod canonical;
 mod digest;
+mod failpoint;
 mod frame;
 mod fsutil;
 mod key;
@@ -45,11 +46,12 @@ use std::path::PathBuf;
 
 pub use canonical::canonical_json;
 pub use digest::{Digest, Key, ParseHashError, content_digest};
+pub use failpoint::{FAILPOINT_ENV, failpoint};
 pub use key::{CACHE_FORMAT_VERSION, Change, ChangeKind, Component, KeyBuilder, KeyManifest, diff};
 pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
 pub use remote::{BoxFuture, RemoteCache, RemoteHit, RemoteSummary};
-pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions};
+pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions, decode_record};
 
 /// The directory under the cache root where the build remembers each extension module's
 /// capabilities, one `<blake3 of the module>.json` per module, so a fully cached build compiles

@@ -20,8 +20,9 @@
 //! concurrent writer just rewrote, which is again a later miss.
 //!
 //! Temp files (`.tmp-*`) are only ever written under the shared lock, so while prune holds
-//! the exclusive lock every one of them belongs to a dead writer. Prune still spares those
-//! younger than [`PruneOptions::temp_grace`], in case the filesystem ignores locks.
+//! the exclusive lock every one of them belongs to a dead writer (a crashed or killed build),
+//! and prune removes them all. Only where the filesystem has no locks does prune spare those
+//! younger than [`PruneOptions::temp_grace`], since a live writer may own them.
 
 use std::collections::HashMap;
 use std::fs;
@@ -72,7 +73,9 @@ pub struct PruneOptions {
     pub max_size: Option<u64>,
     /// Evict records (and last-run entries) not used for this long.
     pub max_age: Option<Duration>,
-    /// Remove temp files older than this (default 10 minutes).
+    /// Where the filesystem has no file locks, remove only temp files older than this (default
+    /// 10 minutes). With locks, prune removes every temp file: under its exclusive lock no
+    /// writer is alive to own one.
     pub temp_grace: Duration,
 }
 
@@ -363,10 +366,11 @@ impl Store {
     /// Reads every record (to know which blobs are referenced), so it costs a pass over the
     /// cache: meant for `morphir cache prune`, not for every build.
     pub fn prune(&self, options: &PruneOptions) -> Result<PruneReport> {
-        let _lock = self.lock(true)?;
+        let lock = self.lock(true)?;
         let now = SystemTime::now();
         let mut report = PruneReport::default();
-        let scan = self.scan(now, options, &mut report)?;
+        let temp_grace = (!lock.held()).then_some(options.temp_grace);
+        let scan = self.scan(now, temp_grace, &mut report)?;
 
         // Last-run entries: by age only (they are small and explain misses).
         let mut kept_bytes = 0;
@@ -427,18 +431,21 @@ impl Store {
         Ok(report)
     }
 
-    /// Lists the bucket, removing stale temp files on the way.
+    /// Lists the bucket, removing temp files on the way (only those older than `temp_grace`,
+    /// when given).
     fn scan(
         &self,
         now: SystemTime,
-        options: &PruneOptions,
+        temp_grace: Option<Duration>,
         report: &mut PruneReport,
     ) -> Result<Scan> {
         let mut scan = Scan::default();
         for (dir, sharded) in [(ACTIONS, true), (BLOBS, true), (STEPS, false)] {
             for e in list(&self.bucket().join(dir), sharded)? {
                 if is_temp(&e) {
-                    if older_than(e.modified, now, options.temp_grace) && remove(&e.path)? {
+                    if temp_grace.is_none_or(|grace| older_than(e.modified, now, grace))
+                        && remove(&e.path)?
+                    {
                         report.temp_removed += 1;
                         report.bytes_freed += e.len;
                     }

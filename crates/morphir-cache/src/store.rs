@@ -196,7 +196,7 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("stat", &path)(e)),
         }
-        write_atomic(&path, bytes, self.sync())?;
+        write_atomic(&path, bytes, self.sync(), "blob-write")?;
         Ok(digest)
     }
 
@@ -262,6 +262,7 @@ impl Store {
             &self.record_path(key),
             &frame::encode(RECORD_MAGIC, &body),
             self.sync(),
+            "record-write",
         )?;
         self.set_last_run_locked(action.step_id, key, action.manifest)?;
         tracing::debug!(%key, step = action.step_id, "cached");
@@ -382,7 +383,12 @@ impl Store {
             at_ms: now_ms(),
         };
         let body = serde_json::to_vec(&entry).map_err(Error::Serialize)?;
-        write_atomic(&path, &frame::encode(LAST_RUN_MAGIC, &body), self.sync())
+        write_atomic(
+            &path,
+            &frame::encode(LAST_RUN_MAGIC, &body),
+            self.sync(),
+            "last-run-write",
+        )
     }
 
     /// The last recorded run of `step_id`, verified; `None` if there is none (a corrupt entry
@@ -401,6 +407,13 @@ impl Store {
             }
         }
     }
+}
+
+/// Decodes and verifies the bytes of the action record file of `key` (frame, checksum, key,
+/// manifest), as [`Store::lookup`] does before trusting it; it does not check the blobs.
+/// Public for the fuzz targets and for tools that inspect a cache.
+pub fn decode_record(key: &Key, bytes: &[u8]) -> Result<ActionRecord, Corruption> {
+    parse_record(key, bytes)
 }
 
 /// Decodes and checks a record read from the file of `key`.

@@ -6,6 +6,7 @@ mod components;
 mod guests;
 mod hostile;
 mod imports;
+mod load;
 mod stdlib;
 mod support;
 mod wasmtime_direct;

@@ -165,21 +165,20 @@ pub async fn build_with(
         pools,
         interrupt,
     } = host;
-    let (interrupt, _listening) = match interrupt {
-        Some(interrupt) => (interrupt, None),
-        None => {
-            let interrupt = Interrupt::new();
-            let listening = match interrupt.listen_for_ctrl_c() {
-                Ok(guard) => Some(guard),
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly"
-                    );
-                    None
-                }
-            };
-            (interrupt, listening)
-        }
+    let (interrupt, _listening) = if let Some(interrupt) = interrupt {
+        (interrupt, None)
+    } else {
+        let interrupt = Interrupt::new();
+        let listening = match interrupt.listen_for_ctrl_c() {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot listen for Ctrl-C ({e}); an interrupt will stop the build abruptly"
+                );
+                None
+            }
+        };
+        (interrupt, listening)
     };
     let store = Store::open(&options.cache_dir).map_err(|source| BuildError::Cache {
         path: options.cache_dir.clone(),

@@ -195,6 +195,7 @@ fn steady(text: &str) -> String {
             .map(|word| {
                 let hex = word
                     .trim_start_matches("blob=")
+                    .trim_matches('"')
                     .trim_end_matches([')', ';']);
                 if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                     word.replace(hex, "[hash]")

@@ -742,3 +742,23 @@ fn watch_rebuilds_only_the_affected_steps_in_process() {
 fn watch_rebuilds_only_the_affected_steps_through_the_daemon() {
     watch_edits_rebuild_only_the_affected_steps(true);
 }
+
+#[test]
+fn pools_unused_for_the_idle_timeout_are_reaped() {
+    let rt = Runtime::new();
+    let out = rt.run(rt.dir.path(), &["daemon", "start", "--idle-timeout", "1s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let _daemon = Daemon {
+        pid: std::fs::read_to_string(rt.daemon_dir().join("daemon.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+    };
+    let p = docs_project();
+    let out = rt.run(p.path(), &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    rt.wait_status("reaping the idle pools", |s| {
+        s["warm"]["reaped_pools"] == 3 && s["warm"]["workspaces"] == serde_json::json!([])
+    });
+}

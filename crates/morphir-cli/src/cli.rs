@@ -126,6 +126,10 @@ pub(crate) struct DaemonRunArgs {
     /// Keep at most this many idle extension instances, all workspaces together.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub(crate) max_idle_instances: usize,
+
+    /// Exit after this long without a client (for tests and CI: a killed test leaves no daemon).
+    #[arg(long, value_name = "AGE", value_parser = parse_age, env = "MORPHIR_DAEMON_EXIT_WHEN_IDLE", hide = true)]
+    pub(crate) exit_when_idle: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

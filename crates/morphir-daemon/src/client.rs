@@ -178,12 +178,14 @@ impl Client {
         write_frame(&mut writer, &Request::Build(Box::new(request))).await?;
         // Reading is not cancel-safe (a frame half read is lost), so the cancellation writes
         // from a task of its own while this one only reads.
-        let canceller = tokio::spawn(async move {
+        // Aborted when this future ends or is dropped: the connection then closes, and the
+        // daemon cancels the build of a client that went away.
+        let canceller = AbortOnDrop(tokio::spawn(async move {
             cancel.await;
             let _ = write_frame(&mut writer, &Request::Cancel).await;
             // Keep the connection open: closing it now would look like a client that died.
             std::future::pending::<()>().await;
-        });
+        }));
         let result = loop {
             let Some(response) = read_frame::<_, Response>(&mut reader, MAX_RESPONSE_BYTES).await?
             else {
@@ -203,8 +205,16 @@ impl Client {
                 }
             }
         };
-        canceller.abort();
+        drop(canceller);
         result
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -85,10 +85,11 @@ impl Visit for Fields {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        // As tracing's own formatter writes them: strings quoted.
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
-            let _ = write!(self.rest, " {}={value}", field.name());
+            let _ = write!(self.rest, " {}={value:?}", field.name());
         }
     }
 

@@ -35,6 +35,9 @@ pub struct ServerOptions {
     pub warm: WarmSettings,
     /// How often idle pools are reaped.
     pub reap_interval: Duration,
+    /// Exit after this long without a connection (`None`: never). For tests and CI, where a
+    /// killed test must not leave a daemon behind.
+    pub exit_when_idle: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -42,6 +45,7 @@ impl Default for ServerOptions {
         Self {
             warm: WarmSettings::default(),
             reap_interval: Duration::from_secs(30),
+            exit_when_idle: None,
         }
     }
 }
@@ -152,10 +156,13 @@ async fn accept_loop(
     let mut reap = tokio::time::interval(options.reap_interval);
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut connections = JoinSet::new();
+    let mut idle_check = tokio::time::interval(Duration::from_secs(1));
+    let mut last_active = Instant::now();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    last_active = Instant::now();
                     let shared = Arc::clone(shared);
                     connections.spawn(async move {
                         if let Err(e) = connection(&shared, stream).await {
@@ -173,6 +180,14 @@ async fn accept_loop(
             _ = sigterm.recv() => { let _ = shared.shutdown.send(true); }
             _ = sigint.recv() => { let _ = shared.shutdown.send(true); }
             _ = sighup.recv() => {}
+            _ = idle_check.tick(), if options.exit_when_idle.is_some() => {
+                if !connections.is_empty() {
+                    last_active = Instant::now();
+                } else if options.exit_when_idle.is_some_and(|d| last_active.elapsed() > d) {
+                    tracing::info!("no connection for {:?}: exiting", options.exit_when_idle);
+                    let _ = shared.shutdown.send(true);
+                }
+            }
             _ = reap.tick() => {
                 let reaped = shared.pools.reap();
                 if reaped > 0 {

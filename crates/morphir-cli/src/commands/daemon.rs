@@ -27,6 +27,7 @@ impl DaemonRunArgs {
         Self {
             idle_timeout: Duration::from_mins(30),
             max_idle_instances: 64,
+            exit_when_idle: None,
         }
     }
 }
@@ -65,6 +66,7 @@ fn serve(paths: &DaemonPaths, args: &DaemonRunArgs) -> anyhow::Result<ExitCode> 
             max_idle_instances: args.max_idle_instances,
         },
         // Reap often enough that a short idle timeout (tests, small machines) holds.
+        exit_when_idle: args.exit_when_idle,
         reap_interval: (args.idle_timeout / 4)
             .clamp(Duration::from_millis(100), Duration::from_secs(30)),
     };

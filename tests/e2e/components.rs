@@ -125,7 +125,7 @@ fn a_failing_component_step_caches_nothing() {
     // The component's initialize refuses this configuration.
     p.set_config(&config().replace(
         r#"config = { field = "title" }"#,
-        r#"config = { field = 3 }"#,
+        "config = { field = 3 }",
     ));
     let (out, summary) = p.build_json(&[]);
     assert!(!out.status.success());

@@ -123,7 +123,7 @@ fn a_component_transform_between_core_modules_builds_caches_and_rebuilds() {
 fn a_failing_component_step_caches_nothing() {
     let p = project();
     // The component's initialize refuses this configuration.
-    p.set_config(&config().replace(r#"config = { field = "title" }"#, r"config = { field = 3 }"));
+    p.set_config(&config().replace(r#"config = { field = "title" }"#, "config = { field = 3 }"));
     let (out, summary) = p.build_json(&[]);
     assert!(!out.status.success());
     assert_eq!(

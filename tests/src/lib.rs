@@ -95,7 +95,7 @@ pub fn morphir_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         .current_dir(dir)
         .args(args)
         .env("XDG_CACHE_HOME", home)
-        .env("XDG_RUNTIME_DIR", home)
+        .env("XDG_RUNTIME_DIR", runtime_home())
         .env_remove("RUST_LOG")
         .env_remove("MORPHIR_CACHE_DIR")
         // A developer's shared cache must not leak into the tests (remote_cache.rs sets these).
@@ -106,6 +106,14 @@ pub fn morphir_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outp
         .envs(env.iter().copied())
         .output()
         .expect("run morphir")
+}
+
+/// A private, empty runtime directory (0700, as `tempdir` makes it): never the compile cache's
+/// home, whose `morphir/` the daemon client would find with the wrong mode and warn about.
+fn runtime_home() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
 }
 
 fn compile_cache_home() -> &'static Path {

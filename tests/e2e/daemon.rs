@@ -764,3 +764,145 @@ fn pools_unused_for_the_idle_timeout_are_reaped() {
         s["warm"]["reaped_pools"] == 3 && s["warm"]["workspaces"] == serde_json::json!([])
     });
 }
+
+const EVAL: &str = r#"
+[project]
+name = "eval"
+
+[[extensions]]
+name = "ir-eval"
+source = { type = "wasm", path = "{ir_eval}" }
+permissions = { max_execution_time = "5s" }
+config = { bindings = { rate = ["Literal", {}, ["WholeNumberLiteral", 3]] } }
+"#;
+
+fn int(n: i64) -> serde_json::Value {
+    serde_json::json!(["Literal", {}, ["WholeNumberLiteral", n]])
+}
+
+/// The JSON lines of stdout.
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn a_tea_session_lives_in_the_daemon_across_invocations() {
+    let rt = Runtime::new();
+    let _daemon = rt.start();
+    let p = Project::new(
+        &EVAL.replace(
+            "{ir_eval}",
+            &morphir_tests::guest("ir-eval")
+                .display()
+                .to_string()
+                .replace('\\', "\\\\"),
+        ),
+    );
+    std::fs::create_dir_all(p.path().join("sub")).unwrap();
+    // Started from a subdirectory: morphir.toml is found by walking up, as for `run`.
+    let out = rt.run(&p.path().join("sub"), &["session", "start", "ir-eval"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_owned();
+    assert!(id.starts_with("s-"), "{id}");
+
+    // Each step is a separate invocation, and the program keeps its model between them.
+    let send = |message: serde_json::Value| {
+        let out = rt.run(p.path(), &["session", "send", &id, &message.to_string()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let poll = || rt.run(p.path(), &["session", "poll", &id, "--wait", "30s"]);
+    send(serde_json::json!({"let": "seven", "value": int(7)}));
+    let out = poll();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        json_lines(&out),
+        [
+            serde_json::json!({"output": {"content_type": "application/json",
+            "content": {"let": "seven", "value": 7}}})
+        ]
+    );
+    send(serde_json::json!({"eval": ["Variable", {}, ["seven"]]}));
+    let out = poll();
+    assert_eq!(
+        json_lines(&out)[0]["output"]["content"],
+        serde_json::json!({"value": 7})
+    );
+
+    // A message the program refuses: the error comes with the next poll (exit 1), the model
+    // stays. Messages from stdin, one per line.
+    let out = rt
+        .command(p.path(), &["session", "send", &id])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            writeln!(child.stdin.take().unwrap(), "{{\"what\": 1}}\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = poll();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown message"), "{}", stderr(&out));
+
+    // Listed by the daemon, in `session list` and `daemon status`.
+    let out = rt.run(p.path(), &["session", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["extension"], "ir-eval");
+    assert_eq!(rt.status()["sessions"][0]["id"], id.as_str());
+
+    let out = rt.run(p.path(), &["session", "stop", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let model = &lines.last().unwrap()["model"];
+    assert_eq!(model["bindings"]["seven"], 7);
+    assert_eq!(model["evaluated"], 1);
+
+    // Gone: said, with what to do.
+    let out = poll();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("no session `{id}`")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(rt.status()["sessions"], serde_json::json!([]));
+}
+
+#[test]
+fn session_commands_without_a_daemon_say_so_and_a_bad_message_is_refused() {
+    let rt = Runtime::new();
+    let out = rt.run(rt.dir.path(), &["session", "poll", "s-0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no daemon is running"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!rt.daemon_dir().join("daemon.sock").exists());
+
+    let _daemon = rt.start();
+    let out = rt.run(rt.dir.path(), &["session", "send", "s-0", "{not json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the message is not JSON"),
+        "{}",
+        stderr(&out)
+    );
+    // What `morphir run` refuses, a session refuses the same way.
+    let design_time = morphir_tests::guest("title-case");
+    let out = rt.run(
+        rt.dir.path(),
+        &["session", "start", design_time.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("extension `title-case` is not a runtime extension"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(rt.status()["sessions"], serde_json::json!([]));
+}

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use morphir_cache::{
-    Digest, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit, Store,
+    Digest, Hit, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit,
+    Store,
 };
 use morphir_config::Config;
 use morphir_envelope::abi::{ABI_VERSION, Operation};
@@ -61,9 +62,14 @@ enum Ran {
 
 enum Prepared {
     Run(Box<Job>, StepReport),
-    Done(Envelope, StepReport),
+    /// A hit: its output, report and the logs of the run it replays.
+    Done(Envelope, StepReport, Vec<LogLine>),
     Failed(StepReport),
 }
+
+/// Ready steps prepared at once, per lane (thread) that prepares them: enough to pay for
+/// handing a batch to another thread, few enough that a miss in it is dispatched promptly.
+const BATCH_PER_LANE: usize = 16;
 
 struct Scheduler {
     config: Arc<Config>,
@@ -266,71 +272,108 @@ impl Scheduler {
         });
     }
 
+    /// Prepares `batch` (ready steps, so independent of each other) on up to `lanes` threads:
+    /// a fully cached build is hashing, reading and verifying, which two cores do in about half
+    /// the time of one. The results come back in `batch` order, so what a build prints does not
+    /// depend on which thread finished first.
+    fn prepare_batch(&self, batch: &[StepIndex], lanes: usize) -> Vec<Prepared> {
+        let lanes = lanes.min(batch.len()).max(1);
+        if lanes == 1 {
+            return batch.iter().map(|&index| self.prepare(index)).collect();
+        }
+        let chunk = batch.len().div_ceil(lanes);
+        // Warnings said while preparing belong to this build (the daemon routes them to the
+        // client by span), on whichever thread they are said.
+        let span = tracing::Span::current();
+        std::thread::scope(|scope| {
+            let mut chunks = batch.chunks(chunk);
+            let first = chunks.next().unwrap_or_default();
+            let others: Vec<_> = chunks
+                .map(|part| {
+                    let span = span.clone();
+                    scope.spawn(move || {
+                        let _entered = span.enter();
+                        part.iter().map(|&i| self.prepare(i)).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut out: Vec<Prepared> = first.iter().map(|&i| self.prepare(i)).collect();
+            for other in others {
+                out.extend(other.join().expect("preparing a step does not panic"));
+            }
+            out
+        })
+    }
+
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the scheduling loop, read top to bottom"
+    )]
     async fn run(&mut self) -> (Vec<StepReport>, bool) {
         let jobs = self.options.jobs.max(1);
+        let lanes =
+            jobs.min(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
         let mut running: JoinSet<(Box<Job>, StepReport, Ran)> = JoinSet::new();
+        // Misses prepared in a batch, waiting for a free slot.
+        let mut queued: std::collections::VecDeque<(Box<Job>, StepReport)> =
+            std::collections::VecDeque::new();
         let mut stopping = false;
         let mut cancelled = false;
         let interrupt = self.interrupt.clone();
 
         loop {
-            // Checked before every step: hits are served right here without awaiting, so a long
-            // run of them would otherwise never see Ctrl-C.
-            while !stopping && running.len() < jobs && !interrupt.is_triggered() {
-                let Some(index) = ready.pop() else { break };
-                match self.prepare(index) {
-                    Prepared::Done(output, report) => {
-                        self.outputs[index.index()] = Some(output);
-                        self.finish(&report);
-                        reports[index.index()] = Some(report);
-                        ready.complete(index);
-                    }
-                    Prepared::Failed(report) => {
-                        self.finish(&report);
-                        reports[index.index()] = Some(report);
-                        self.skip(&mut ready, &mut reports, index);
-                        stopping |= !self.options.keep_going;
-                    }
-                    Prepared::Run(job, report) => {
-                        (self.events)(&Event::Started {
-                            step: report.id.clone(),
-                        });
-                        let request = job.request.clone().with_header(Header {
-                            seqnum: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
-                            session_id: self.session.clone(),
-                            kind: None,
-                        });
-                        let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
-                        let remote = self.options.remote.clone().filter(|_| job.lookup_remote);
-                        running.spawn(async move {
-                            let started = Instant::now();
-                            if let Some(remote) = remote
-                                && let Some(hit) = remote.lookup(&step_id, job.key).await
-                            {
-                                let mut report = report;
-                                report.duration_ms = millis(started.elapsed());
-                                return (job, report, Ran::Remote(hit));
+            // Checked before every batch: hits are served right here without awaiting, so a
+            // long run of them would otherwise never see Ctrl-C.
+            while !stopping && !interrupt.is_triggered() {
+                if running.len() < jobs
+                    && let Some((job, report)) = queued.pop_front()
+                {
+                    self.dispatch(&mut running, job, report, jobs);
+                    continue;
+                }
+                // Hits are served while calls run; misses wait in `queued` for a slot.
+                if queued.len() >= jobs {
+                    break;
+                }
+                let batch: Vec<StepIndex> = std::iter::from_fn(|| ready.pop())
+                    .take(lanes * BATCH_PER_LANE)
+                    .collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let prepared = self.prepare_batch(&batch, lanes);
+                for (index, prepared) in batch.into_iter().zip(prepared) {
+                    match prepared {
+                        Prepared::Done(output, report, logs) => {
+                            for line in &logs {
+                                self.log(
+                                    &report.id,
+                                    &report.extension,
+                                    &line.level,
+                                    &line.message,
+                                    true,
+                                );
                             }
-                            let result = match job.extension.pool(&runtime, jobs).await {
-                                Ok(pool) => morphir_host::run_on_actor_with(
-                                    &step_id,
-                                    pool,
-                                    job.operation,
-                                    request,
-                                    job.context.clone(),
-                                )
-                                .await
-                                .map_err(|e| e.to_string()),
-                                // Checked before the build, refused by the engine now (see
-                                // `BuildExtension::pool`): said as the extension's problem.
-                                Err(e) => Err(e.to_string()),
-                            };
-                            let mut report = report;
-                            report.duration_ms = millis(started.elapsed());
-                            (job, report, Ran::Called(result))
-                        });
+                            self.outputs[index.index()] = Some(output);
+                            self.finish(&report);
+                            reports[index.index()] = Some(report);
+                            ready.complete(index);
+                        }
+                        Prepared::Failed(report) => {
+                            self.finish(&report);
+                            reports[index.index()] = Some(report);
+                            self.skip(&mut ready, &mut reports, index);
+                            stopping |= !self.options.keep_going;
+                        }
+                        // After a failure earlier in this batch, misses are not started
+                        // (they end up skipped); its hits were served and say so.
+                        Prepared::Run(job, report) => {
+                            if !stopping {
+                                queued.push_back((job, report));
+                            }
+                        }
                     }
                 }
             }
@@ -365,6 +408,53 @@ impl Scheduler {
         }
 
         (self.finalize(reports, cancelled), cancelled)
+    }
+
+    /// Starts a prepared miss on an actor (or asks the remote cache first).
+    fn dispatch(
+        &self,
+        running: &mut JoinSet<(Box<Job>, StepReport, Ran)>,
+        job: Box<Job>,
+        report: StepReport,
+        jobs: usize,
+    ) {
+        (self.events)(&Event::Started {
+            step: report.id.clone(),
+        });
+        let request = job.request.clone().with_header(Header {
+            seqnum: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            session_id: self.session.clone(),
+            kind: None,
+        });
+        let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
+        let remote = self.options.remote.clone().filter(|_| job.lookup_remote);
+        running.spawn(async move {
+            let started = Instant::now();
+            if let Some(remote) = remote
+                && let Some(hit) = remote.lookup(&step_id, job.key).await
+            {
+                let mut report = report;
+                report.duration_ms = millis(started.elapsed());
+                return (job, report, Ran::Remote(hit));
+            }
+            let result = match job.extension.pool(&runtime, jobs).await {
+                Ok(pool) => morphir_host::run_on_actor_with(
+                    &step_id,
+                    pool,
+                    job.operation,
+                    request,
+                    job.context.clone(),
+                )
+                .await
+                .map_err(|e| e.to_string()),
+                // Checked before the build, refused by the engine now (see
+                // `BuildExtension::pool`): said as the extension's problem.
+                Err(e) => Err(e.to_string()),
+            };
+            let mut report = report;
+            report.duration_ms = millis(started.elapsed());
+            (job, report, Ran::Called(result))
+        });
     }
 
     /// Every step's report; steps that never ended were skipped (after a failure) or cancelled.
@@ -515,10 +605,8 @@ impl Scheduler {
         if use_cache {
             match self.store.lookup(&key) {
                 Ok(Lookup::Hit(hit)) => {
-                    for line in &hit.record.logs {
-                        self.log(&step.id, &step.extension, &line.level, &line.message, true);
-                    }
-                    let Some(output) = hit.outputs.into_iter().next() else {
+                    let Hit { record, outputs } = *hit;
+                    let Some(output) = outputs.into_iter().next() else {
                         return Self::fail(report, "cache record has no output".to_owned());
                     };
                     if let Some(error) = self.write_backend_output(index, &output) {
@@ -530,7 +618,7 @@ impl Scheduler {
                         tracing::debug!("cannot record the last run of {}: {e}", step.id);
                     }
                     report.status = StepStatus::Cached;
-                    return Prepared::Done(output, report);
+                    return Prepared::Done(output, report, record.logs);
                 }
                 Ok(Lookup::Miss) => {}
                 Ok(Lookup::Corrupt(why)) => {

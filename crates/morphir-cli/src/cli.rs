@@ -32,6 +32,68 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Start, stop and inspect the background daemon that keeps extensions warm between builds.
     Daemon(DaemonArgs),
+    /// Drive a runtime extension (TEA) that the daemon keeps running between invocations.
+    Session(SessionArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SessionArgs {
+    #[command(subcommand)]
+    pub(crate) command: SessionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// Start a program on the daemon (starting the daemon if needed); prints the session id.
+    Start(SessionStartArgs),
+    /// Send messages to a session's program: the JSON given, or JSON lines on stdin.
+    Send {
+        /// The session id (`morphir session start` printed it).
+        id: String,
+        /// One message, as JSON (default: one message per line of stdin).
+        message: Option<String>,
+    },
+    /// Print what the program emitted (JSON lines on stdout, as `morphir run`), logged and
+    /// failed (stderr) since the last poll. Exits with 1 when a call or command failed.
+    Poll {
+        /// The session id.
+        id: String,
+        /// Wait this long for the first event when there is none yet (e.g. 5s; at most 60s).
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        wait: Option<Duration>,
+    },
+    /// Stop the program: prints its last events and its final model (`{"model": ...}`).
+    Stop {
+        /// The session id.
+        id: String,
+    },
+    /// The sessions the daemon runs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SessionStartArgs {
+    /// The extension: its name in morphir.toml, or the path of a .wasm module (as `morphir run`).
+    pub(crate) extension: String,
+
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+
+    /// The flags `init` receives, as JSON (default: the extension's `config`, or `{}`).
+    #[arg(long, value_name = "JSON", conflicts_with = "flags_file")]
+    pub(crate) flags: Option<String>,
+
+    /// Read the flags from a JSON file.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) flags_file: Option<PathBuf>,
+
+    /// Seed of the `random` host function (default: a new seed).
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
 }
 
 /// Where the configuration is.

@@ -151,6 +151,21 @@ impl Client {
         }
     }
 
+    /// One request about TEA sessions. `Ok(Err(message))` is the daemon's refusal (an unknown
+    /// session, an extension that cannot start).
+    pub async fn session(
+        mut self,
+        request: crate::SessionRequest,
+    ) -> Result<Result<crate::SessionResponse, String>, Error> {
+        match self.request(&Request::Session(Box::new(request))).await? {
+            Response::Session(answer) => Ok(Ok(*answer)),
+            Response::Error { message } => Ok(Err(message)),
+            other => Err(Error::Protocol(format!(
+                "expected a session answer, got {other:?}"
+            ))),
+        }
+    }
+
     /// Asks the daemon to stop; returns once it has acknowledged (it then cancels its builds
     /// and removes its socket).
     pub async fn stop(mut self) -> Result<(), Error> {

@@ -24,6 +24,7 @@ mod forward;
 mod paths;
 pub mod protocol;
 pub mod server;
+mod session;
 mod status;
 
 use std::future::Future;
@@ -34,7 +35,10 @@ use std::sync::{Arc, OnceLock};
 pub use client::{Client, Connection};
 pub use forward::layer as log_forwarding_layer;
 pub use paths::DaemonPaths;
-pub use protocol::{BuildRequest, Hello, Request, Response};
+pub use protocol::{
+    BuildRequest, Hello, Request, Response, SessionEvent, SessionInfo, SessionRequest,
+    SessionResponse, SessionStart,
+};
 pub use server::{ServerOptions, serve};
 pub use status::{DaemonStatus, PoolInfo, WarmInfo, WorkspaceInfo};
 
@@ -47,6 +51,14 @@ pub trait Service: Send + Sync + 'static {
         request: BuildRequest,
         context: BuildContext,
     ) -> Pin<Box<dyn Future<Output = Result<morphir_build::BuildReport, String>> + Send>>;
+
+    /// Starts the program of a TEA session (`morphir session start`) whose envelopes carry
+    /// `session_id`. `Err` is a message for the user, as for a build.
+    fn start_session(
+        &self,
+        request: SessionStart,
+        session_id: String,
+    ) -> Pin<Box<dyn Future<Output = Result<morphir_host::Program, String>> + Send>>;
 }
 
 /// What the daemon gives a build besides its request.

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::Error;
 
 /// Changes whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest request the daemon reads (a build request with its environment is a few KiB).
 pub const MAX_REQUEST_BYTES: u32 = 1 << 20;
@@ -74,6 +74,120 @@ pub enum Request {
     Status,
     /// Shut down: cancel running builds, remove the socket, exit.
     Stop,
+    /// A TEA session (`morphir session`): start one, send to it, poll it, stop it, list them.
+    Session(Box<SessionRequest>),
+}
+
+/// What a client asks of the daemon's TEA sessions (`morphir session`). A session is a
+/// runtime extension's program on an actor of the daemon, named by the id the daemon gives it
+/// (the `session_id` in the header of every envelope the program sees), so separate CLI
+/// invocations can drive one program.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SessionRequest {
+    /// Start a program; answered with [`SessionResponse::Started`].
+    Start(SessionStart),
+    /// Send one message (a JSON value) to the program's `update`.
+    Send {
+        /// The session.
+        id: String,
+        /// The message.
+        message: serde_json::Value,
+    },
+    /// What the program emitted, logged or failed since the last poll; waits up to `wait_ms`
+    /// for the first event when there is none yet.
+    Poll {
+        /// The session.
+        id: String,
+        /// Milliseconds to wait for an event (0: answer at once).
+        wait_ms: u64,
+    },
+    /// Stop the program; answered with its last events and final model.
+    Stop {
+        /// The session.
+        id: String,
+    },
+    /// The sessions running now.
+    List,
+}
+
+/// How to start a session, as `morphir run` would start its program in process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionStart {
+    /// The client's working directory (absolute).
+    pub cwd: PathBuf,
+    /// The `morphir.toml` (relative to `cwd` or absolute); `None` when `extension` is a path.
+    pub config: Option<PathBuf>,
+    /// The extension's name in the configuration, or the path of a `.wasm` module.
+    pub extension: String,
+    /// The flags `init` receives (default: the extension's `config`).
+    pub flags: Option<serde_json::Value>,
+    /// Seed of `random` (default: a new one).
+    pub seed: Option<u64>,
+    /// The client's environment: the program's host functions see these values.
+    pub env: BTreeMap<String, String>,
+}
+
+/// One thing a session's program did, as `morphir session poll` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// An `emit` command's output (`morphir_envelope::tea::Output` as JSON).
+    Output(serde_json::Value),
+    /// A line the program logged.
+    Log {
+        /// `error`, `warn`, `info`, `debug`, `trace`.
+        level: String,
+        /// The message.
+        message: String,
+    },
+    /// A call or command failed; the program goes on with its previous model.
+    Error(String),
+    /// The program stopped (its own `stop` command); the session is gone.
+    Stopped,
+}
+
+/// A running session, as `morphir session list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Its id.
+    pub id: String,
+    /// The extension it runs.
+    pub extension: String,
+    /// Messages and commands in flight (not answered yet).
+    pub pending: usize,
+    /// Milliseconds since a client last used it.
+    pub idle_ms: u64,
+}
+
+/// The daemon's answer to a [`SessionRequest`] (errors are [`Response::Error`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum SessionResponse {
+    /// The new session's id.
+    Started {
+        /// The id to send to and poll.
+        id: String,
+    },
+    /// The message was handed to the program.
+    Sent,
+    /// Events since the last poll, oldest first.
+    Events {
+        /// The events.
+        events: Vec<SessionEvent>,
+    },
+    /// The program stopped: its last events and final model.
+    Stopped {
+        /// Events not polled before the stop.
+        events: Vec<SessionEvent>,
+        /// The final model.
+        model: serde_json::Value,
+    },
+    /// The sessions running now.
+    List {
+        /// The sessions.
+        sessions: Vec<SessionInfo>,
+    },
 }
 
 /// A build, as the CLI would run it in process.
@@ -128,6 +242,8 @@ pub enum Response {
     Status(Box<crate::DaemonStatus>),
     /// The answer to [`Request::Stop`]: the daemon is shutting down.
     Stopping,
+    /// The answer to a [`Request::Session`].
+    Session(Box<SessionResponse>),
 }
 
 /// Writes one frame.

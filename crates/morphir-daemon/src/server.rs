@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use crate::protocol::{MAX_REQUEST_BYTES, read_frame, write_frame};
 use crate::{
     BuildContext, BuildRequest, DaemonPaths, DaemonStatus, Error, Hello, Request, Response,
-    Service, WarmInfo,
+    Service, SessionRequest, SessionResponse, WarmInfo,
 };
 
 /// A client that connects must say hello within this long.
@@ -59,6 +59,9 @@ struct Shared {
     started: Instant,
     socket: PathBuf,
     hello: Hello,
+    sessions: crate::session::Sessions,
+    /// A session no client used for this long is stopped (the warm pools' idle timeout).
+    session_idle: Duration,
 }
 
 /// Runs the daemon in this process until it is stopped (`Stop` request, SIGTERM or SIGINT):
@@ -121,6 +124,8 @@ pub fn serve(
             started: Instant::now(),
             socket: socket.clone(),
             hello,
+            sessions: crate::session::Sessions::default(),
+            session_idle: options.warm.idle_timeout,
         });
         accept_loop(&shared, &listener, options).await
     });
@@ -193,6 +198,7 @@ async fn accept_loop(
                 if reaped > 0 {
                     tracing::info!("reaped {reaped} idle pools");
                 }
+                shared.sessions.reap(shared.session_idle);
             }
         }
     }
@@ -209,6 +215,7 @@ async fn accept_loop(
     if drained.is_err() {
         tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; exiting anyway");
     }
+    shared.sessions.clear();
     shared.pools.clear();
     Ok(())
 }
@@ -282,10 +289,79 @@ async fn connection(shared: &Arc<Shared>, stream: UnixStream) -> Result<(), Erro
             )
             .await
         }
+        Request::Session(request) if shared.hello.compatible(&client) => {
+            let response = match session(shared, *request).await {
+                Ok(answer) => Response::Session(Box::new(answer)),
+                Err(message) => Response::Error { message },
+            };
+            write_frame(&mut writer, &response).await
+        }
+        Request::Session(_) => {
+            refuse(
+                &mut writer,
+                format!(
+                    "this daemon runs morphir {} (build {}); the client is {} (build {}): \
+                     `morphir daemon stop`, then start the session again",
+                    shared.hello.version, shared.hello.build, client.version, client.build
+                ),
+            )
+            .await
+        }
         Request::Hello(_) | Request::Cancel => {
             refuse(&mut writer, "bad request: nothing to cancel".to_owned()).await
         }
     }
+}
+
+/// A new session id: unpredictable, so one client cannot guess another's session.
+fn session_id() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("s-{:016x}", hasher.finish())
+}
+
+async fn session(shared: &Arc<Shared>, request: SessionRequest) -> Result<SessionResponse, String> {
+    Ok(match request {
+        SessionRequest::Start(start) => {
+            if !shared.sessions.has_room() {
+                return Err(format!(
+                    "the daemon already runs {} sessions; stop some (`morphir session list`, \
+                     `morphir session stop ID`)",
+                    crate::session::MAX_SESSIONS
+                ));
+            }
+            let id = session_id();
+            let extension = start.extension.clone();
+            let program = shared.service.start_session(start, id.clone()).await?;
+            tracing::info!(session = %id, %extension, "session started");
+            shared.sessions.insert(id.clone(), program);
+            SessionResponse::Started { id }
+        }
+        SessionRequest::Send { id, message } => {
+            shared.sessions.send(&id, &message).await?;
+            SessionResponse::Sent
+        }
+        SessionRequest::Poll { id, wait_ms } => SessionResponse::Events {
+            events: shared
+                .sessions
+                .poll(&id, Duration::from_millis(wait_ms))
+                .await?,
+        },
+        SessionRequest::Stop { id } => {
+            let (events, model) = shared.sessions.stop(&id).await?;
+            SessionResponse::Stopped { events, model }
+        }
+        SessionRequest::List => SessionResponse::List {
+            sessions: shared.sessions.list(),
+        },
+    })
 }
 
 fn status(shared: &Shared) -> DaemonStatus {
@@ -298,6 +374,7 @@ fn status(shared: &Shared) -> DaemonStatus {
         active_builds: shared.active.load(Ordering::Relaxed),
         builds: shared.builds.load(Ordering::Relaxed),
         warm: WarmInfo::from_status(&shared.pools.status()),
+        sessions: shared.sessions.list(),
     }
 }
 
@@ -500,6 +577,15 @@ mod tests {
                     steps: Vec::new(),
                 })
             })
+        }
+
+        fn start_session(
+            &self,
+            request: crate::SessionStart,
+            _session_id: String,
+        ) -> std::pin::Pin<Box<dyn Future<Output = Result<morphir_host::Program, String>> + Send>>
+        {
+            Box::pin(async move { Err(format!("no extension `{}` here", request.extension)) })
         }
     }
 

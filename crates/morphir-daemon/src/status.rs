@@ -24,6 +24,9 @@ pub struct DaemonStatus {
     pub builds: u64,
     /// The warm pools.
     pub warm: WarmInfo,
+    /// TEA sessions running now (`morphir session`).
+    #[serde(default)]
+    pub sessions: Vec<crate::SessionInfo>,
 }
 
 /// The warm pools and their limits.

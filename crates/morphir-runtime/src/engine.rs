@@ -103,7 +103,7 @@ impl Runtime {
         limits: Limits,
     ) -> Result<CoreModule> {
         let fail = |source| Error::load(name.to_owned(), source);
-        let info = self.inspect(&bytes, limits).map_err(fail)?;
+        let info = self.inspect(&bytes, limits, true).map_err(fail)?;
         let host_indices: Vec<i32> = info
             .host_imports
             .iter()
@@ -157,15 +157,19 @@ impl Runtime {
     /// The checks [`Runtime::load`] makes before compiling (size, validation, our ABI's shape,
     /// initial memory against `limits`), without compiling or running anything: for a caller
     /// that already knows the module's capabilities and must not pay for a compile it may never
-    /// need, but wants a module that cannot load refused up front.
+    /// need, but wants a module that cannot load under this configuration refused up front.
+    ///
+    /// Function bodies are not validated: the caller knows these very bytes (by hash) loaded
+    /// before, and they are most of the work (a fully cached build calls this for every
+    /// extension). A body the engine would refuse is still refused when a step compiles it.
     pub fn check(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<()> {
-        self.inspect(bytes, limits)
+        self.inspect(bytes, limits, false)
             .map(drop)
             .map_err(|source| Error::load(name.to_owned(), source))
     }
 
-    fn inspect(&self, bytes: &[u8], limits: Limits) -> Result<GuestInfo, LoadError> {
-        let info = validate::inspect(bytes, self.inner.max_module_size)?;
+    fn inspect(&self, bytes: &[u8], limits: Limits, bodies: bool) -> Result<GuestInfo, LoadError> {
+        let info = validate::inspect(bytes, self.inner.max_module_size, bodies)?;
         if info.initial_memory > limits.max_memory {
             return Err(LoadError::InitialMemory {
                 initial: info.initial_memory,

@@ -71,12 +71,48 @@ fn sig_text(sig: &(Vec<ValType>, Vec<ValType>)) -> String {
     format!("(param {}) (result {})", list(&sig.0), list(&sig.1))
 }
 
+/// One pass of wasmparser's validator over `bytes` (`Validator::validate_all`, with the
+/// function bodies optional), refusing a start section.
+fn validate(bytes: &[u8], bodies: bool) -> Result<wasmparser::types::Types, LoadError> {
+    let invalid = |e: wasmparser::BinaryReaderError| LoadError::Invalid(e.to_string());
+    let mut validator = Validator::new();
+    let mut allocations = wasmparser::FuncValidatorAllocations::default();
+    let mut types = None;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(invalid)?;
+        // A start function runs while the engine instantiates the module, before any call (and
+        // so before the call's time limit is armed): a looping one would hang the host. The ABI
+        // has no use for it (Rust guests never have one), so it is refused.
+        if let wasmparser::Payload::StartSection { .. } = payload {
+            return Err(LoadError::BadExport {
+                name: "(start)".to_owned(),
+                reason:
+                    "a module may not have a start function; do initialisation in the operations"
+                        .to_owned(),
+            });
+        }
+        match validator.payload(&payload).map_err(invalid)? {
+            wasmparser::ValidPayload::Func(func, body) if bodies => {
+                let mut func = func.into_validator(allocations);
+                func.validate(&body).map_err(invalid)?;
+                allocations = func.into_allocations();
+            }
+            wasmparser::ValidPayload::End(end) => types = Some(end),
+            _ => {}
+        }
+    }
+    types.ok_or_else(|| LoadError::Invalid("the module ends early".to_owned()))
+}
+
 #[expect(
     clippy::too_many_lines,
     reason = "one pass over the module's imports and exports"
 )]
-/// Validates `bytes` as a Morphir core-Wasm extension of ABI version 1.
-pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadError> {
+/// Validates `bytes` as a Morphir core-Wasm extension of ABI version 1. With `bodies` false,
+/// everything but the function bodies: the module's structure, types, imports and exports, in
+/// a fraction of the time (the bodies are most of a module; the engine validates them anyway
+/// when it compiles). For modules already loaded once, by their hash.
+pub(crate) fn inspect(bytes: &[u8], max_size: u64, bodies: bool) -> Result<GuestInfo, LoadError> {
     if bytes.len() as u64 > max_size {
         return Err(LoadError::TooLarge {
             size: bytes.len() as u64,
@@ -93,22 +129,7 @@ pub(crate) fn inspect(bytes: &[u8], max_size: u64) -> Result<GuestInfo, LoadErro
             version: u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes")),
         });
     }
-    // A start function runs while the engine instantiates the module, before any call (and so
-    // before the call's time limit is armed): a looping one would hang the host. The ABI has no
-    // use for it (Rust guests never have one), so it is refused.
-    if wasmparser::Parser::new(0)
-        .parse_all(bytes)
-        .any(|p| matches!(p, Ok(wasmparser::Payload::StartSection { .. })))
-    {
-        return Err(LoadError::BadExport {
-            name: "(start)".to_owned(),
-            reason: "a module may not have a start function; do initialisation in the operations"
-                .to_owned(),
-        });
-    }
-    let types = Validator::new()
-        .validate_all(bytes)
-        .map_err(|e| LoadError::Invalid(e.to_string()))?;
+    let types = validate(bytes, bodies)?;
     let types_ref = types.as_ref();
 
     let mut host_imports = Vec::new();

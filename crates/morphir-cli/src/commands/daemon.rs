@@ -289,4 +289,47 @@ impl Service for CliService {
                 .map_err(|e| crate::render(&*e))
         })
     }
+
+    fn start_session(
+        &self,
+        request: morphir_daemon::SessionStart,
+        session_id: String,
+    ) -> Pin<Box<dyn Future<Output = Result<morphir_host::Program, String>> + Send>> {
+        let runtime = self.runtime.clone();
+        Box::pin(async move {
+            use super::run::{Origin, seed, target};
+            // Loading compiles the module: off the daemon's async workers.
+            let loaded = tokio::task::spawn_blocking(move || {
+                let origin = Origin {
+                    cwd: Some(&request.cwd),
+                    env: Some(&request.env),
+                };
+                let target = target(
+                    &request.extension,
+                    request.config.as_deref(),
+                    &origin,
+                    &runtime,
+                )?;
+                anyhow::Ok((target, request))
+            })
+            .await
+            .map_err(|e| format!("starting the session failed: {e}"))?
+            .map_err(|e| crate::render(&*e))?;
+            let (target, request) = loaded;
+            tracing::info!(extension = %request.extension, session = %session_id, "session");
+            let flags = request
+                .flags
+                .clone()
+                .unwrap_or_else(|| target.config.clone());
+            let flags = morphir_runtime::Envelope::json(&flags).map_err(|e| e.to_string())?;
+            let options = morphir_host::ProgramOptions {
+                session: session_id,
+                context: target.context.with_seed(seed(request.seed)),
+                workspace_root: target.root,
+            };
+            morphir_host::Program::start(target.module, flags, options)
+                .await
+                .map_err(|e| format!("extension `{}` did not start: {e}", request.extension))
+        })
+    }
 }

@@ -10,6 +10,7 @@ mod extensions;
 mod graph;
 mod project;
 mod run;
+mod session;
 mod watch;
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -22,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&args, verbose),
         Command::Completions(args) => completions::run(&args),
         Command::Daemon(args) => daemon::run(&args),
+        Command::Session(args) => session::run(&args, verbose),
     };
     match result {
         // The reader of stdout went away (`morphir graph | head`): it has what it wanted, as

@@ -3,6 +3,7 @@
 //! program's logs and errors go to stderr. It stops on the program's `stop` command, at the end
 //! of input (once the commands in flight have answered), or on Ctrl-C.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ use morphir_host::{Program, ProgramEvent, ProgramOptions};
 use morphir_runtime::{Envelope, HostContext, Limits, LogLevel, Runtime, RuntimeConfig};
 use serde_json::{Value, json};
 
+use morphir_config::LoadOptions;
+
 use super::project;
 use crate::cli::RunArgs;
 
@@ -21,14 +24,15 @@ use crate::cli::RunArgs;
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// What is needed to start the program.
-struct Target {
-    module: morphir_runtime::Module,
-    context: HostContext,
-    root: PathBuf,
-    config: Value,
+pub(crate) struct Target {
+    pub(crate) module: morphir_runtime::Module,
+    pub(crate) context: HostContext,
+    pub(crate) root: PathBuf,
+    pub(crate) config: Value,
 }
 
-fn is_path(extension: &str) -> bool {
+/// True when `extension` names a `.wasm` file rather than an extension of the configuration.
+pub(crate) fn is_path(extension: &str) -> bool {
     Path::new(extension)
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("wasm"))
@@ -36,32 +40,61 @@ fn is_path(extension: &str) -> bool {
         || extension.contains('\\')
 }
 
-fn target(args: &RunArgs, runtime: &Runtime) -> anyhow::Result<Target> {
-    if is_path(&args.extension) {
-        let path = Path::new(&args.extension);
+/// Whose world a program sees: a working directory and an environment, `None` for this
+/// process's (paths then stay as the user wrote them, for messages). The daemon passes its
+/// client's.
+#[derive(Default)]
+pub(crate) struct Origin<'a> {
+    pub(crate) cwd: Option<&'a Path>,
+    pub(crate) env: Option<&'a BTreeMap<String, String>>,
+}
+
+impl Origin<'_> {
+    fn path(&self, path: &Path) -> PathBuf {
+        self.cwd
+            .map_or_else(|| path.to_owned(), |cwd| cwd.join(path))
+    }
+}
+
+/// Resolves `extension` (a name in the configuration at `config_file`, relative to
+/// `origin.cwd`, or the path of a module) and loads it.
+pub(crate) fn target(
+    extension: &str,
+    config_file: Option<&Path>,
+    origin: &Origin<'_>,
+    runtime: &Runtime,
+) -> anyhow::Result<Target> {
+    if is_path(extension) {
+        let path = origin.path(Path::new(extension));
         let name = path.file_stem().map_or_else(
-            || args.extension.clone(),
+            || extension.to_owned(),
             |s| s.to_string_lossy().into_owned(),
         );
-        let module = runtime.load_file(&name, path, Limits::default())?;
+        let module = runtime.load_file(&name, &path, Limits::default())?;
         return Ok(Target {
             module,
             context: HostContext::default(),
-            root: std::env::current_dir().context("the current directory")?,
+            root: match origin.cwd {
+                Some(cwd) => cwd.to_owned(),
+                None => std::env::current_dir().context("the current directory")?,
+            },
             config: json!({}),
         });
     }
-    let config = project::load_config(&args.config)?;
-    let Some(ext) = config.extension(&args.extension) else {
+    let Some(config_file) = config_file else {
+        anyhow::bail!(
+            "extension `{extension}` needs a morphir.toml (or give the path of a .wasm file)"
+        );
+    };
+    let config = project::load_config_file(&origin.path(config_file), LoadOptions::default())?;
+    let Some(ext) = config.extension(extension) else {
         let known: Vec<&str> = config.extensions.keys().map(String::as_str).collect();
-        match morphir_config::did_you_mean(&args.extension, known.iter().copied()) {
+        match morphir_config::did_you_mean(extension, known.iter().copied()) {
             Some(close) => anyhow::bail!(
-                "unknown extension `{}`; did you mean `{close}`? (or give the path of a .wasm file)",
-                args.extension
+                "unknown extension `{extension}`; did you mean `{close}`? (or give the path of a .wasm file)"
             ),
             None => anyhow::bail!(
-                "unknown extension `{}`; the extensions are: {} (or give the path of a .wasm file)",
-                args.extension,
+                "unknown extension `{extension}`; the extensions are: {} (or give the path of a .wasm file)",
                 known.join(", ")
             ),
         }
@@ -83,13 +116,28 @@ fn target(args: &RunArgs, runtime: &Runtime) -> anyhow::Result<Target> {
         &ext.source.path,
         super::extensions::limits(ext),
     )?;
-    let context = HostContext::default()
-        .with_process_env(ext.permissions.env.iter().map(String::as_str))
-        .with_allowed_hosts(ext.permissions.allowed_hosts.iter().cloned());
+    let context = match origin.env {
+        None => {
+            HostContext::default().with_process_env(ext.permissions.env.iter().map(String::as_str))
+        }
+        Some(env) => HostContext {
+            env: ext
+                .permissions
+                .env
+                .iter()
+                .map(|name| (name.clone(), env.get(name).cloned()))
+                .collect(),
+            ..HostContext::default()
+        },
+    }
+    .with_allowed_hosts(ext.permissions.allowed_hosts.iter().cloned());
     // Absolute: a configuration found by walking up has a relative (possibly empty) root.
-    let root = std::env::current_dir()
-        .context("the current directory")?
-        .join(&config.root);
+    let root = match origin.cwd {
+        Some(cwd) => cwd.join(&config.root),
+        None => std::env::current_dir()
+            .context("the current directory")?
+            .join(&config.root),
+    };
     Ok(Target {
         module,
         context,
@@ -98,23 +146,30 @@ fn target(args: &RunArgs, runtime: &Runtime) -> anyhow::Result<Target> {
     })
 }
 
-fn flags(args: &RunArgs, config: Value) -> anyhow::Result<Envelope> {
-    let value: Value = match (&args.flags, &args.flags_file) {
-        (Some(text), _) => serde_json::from_str(text).context("--flags is not valid JSON")?,
+/// The flags of `--flags` or `--flags-file`, if given.
+pub(crate) fn given_flags(
+    flags: Option<&str>,
+    flags_file: Option<&Path>,
+) -> anyhow::Result<Option<Value>> {
+    Ok(match (flags, flags_file) {
+        (Some(text), _) => Some(serde_json::from_str(text).context("--flags is not valid JSON")?),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --flags-file {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("--flags-file {} is not valid JSON", path.display()))?
+            Some(
+                serde_json::from_str(&text).with_context(|| {
+                    format!("--flags-file {} is not valid JSON", path.display())
+                })?,
+            )
         }
-        (None, None) => config,
-    };
-    Ok(Envelope::json(&value)?)
+        (None, None) => None,
+    })
 }
 
-fn seed(args: &RunArgs) -> [u8; 32] {
+/// The seed of `random`: from `--seed`, or new.
+pub(crate) fn seed(given: Option<u64>) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new_derive_key("morphir run seed v1");
-    if let Some(seed) = args.seed {
+    if let Some(seed) = given {
         hasher.update(&seed.to_le_bytes());
     } else {
         let now = std::time::SystemTime::now()
@@ -188,8 +243,20 @@ impl Printer {
 
 pub(crate) fn run(args: &RunArgs, verbose: u8) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(&RuntimeConfig::default())?;
-    let target = target(args, &runtime)?;
-    let flags = flags(args, target.config.clone())?;
+    let config_file = if is_path(&args.extension) {
+        None
+    } else {
+        Some(project::config_file(&args.config)?)
+    };
+    let target = target(
+        &args.extension,
+        config_file.as_deref(),
+        &Origin::default(),
+        &runtime,
+    )?;
+    let flags = given_flags(args.flags.as_deref(), args.flags_file.as_deref())?
+        .unwrap_or_else(|| target.config.clone());
+    let flags = Envelope::json(&flags)?;
     let options = ProgramOptions {
         session: format!(
             "run-{}-{}",
@@ -198,7 +265,7 @@ pub(crate) fn run(args: &RunArgs, verbose: u8) -> anyhow::Result<ExitCode> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis())
         ),
-        context: target.context.with_seed(seed(args)),
+        context: target.context.with_seed(seed(args.seed)),
         workspace_root: target.root,
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()

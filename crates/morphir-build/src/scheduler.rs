@@ -305,10 +305,6 @@ impl Scheduler {
         })
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "the scheduling loop, read top to bottom"
-    )]
     async fn run(&mut self) -> (Vec<StepReport>, bool) {
         let jobs = self.options.jobs.max(1);
         let lanes =

@@ -83,6 +83,9 @@ pub enum Corruption {
     /// The record names another key than its file name.
     #[error("record belongs to key {0}")]
     WrongKey(Key),
+    /// The record's manifest does not hash to its key ([`decode_record`] only).
+    #[error("record manifest does not hash to its key")]
+    ManifestMismatch,
     /// An output blob is missing (pruned concurrently, or lost in a power cut).
     #[error("output blob {0} is missing")]
     BlobMissing(Digest),
@@ -414,11 +417,16 @@ impl Store {
     }
 }
 
-/// Decodes and verifies the bytes of the action record file of `key` (frame, checksum, key),
-/// as [`Store::lookup`] does before trusting it; it does not check the blobs.
-/// Public for the fuzz targets and for tools that inspect a cache.
+/// Decodes and verifies the bytes of the action record file of `key`: frame, checksum, key, and
+/// that the manifest hashes to the key. [`Store::lookup`] skips that last check on the hot path
+/// (the frame's checksum covers the manifest `put` verified); this one makes it, for the fuzz
+/// targets and for tools that inspect a cache. It does not check the blobs.
 pub fn decode_record(key: &Key, bytes: &[u8]) -> Result<ActionRecord, Corruption> {
-    parse_record(key, bytes)
+    let record = parse_record(key, bytes)?;
+    if record.manifest.key() != *key {
+        return Err(Corruption::ManifestMismatch);
+    }
+    Ok(record)
 }
 
 /// Decodes and checks a record read from the file of `key`.

@@ -51,43 +51,14 @@ async fn command(args: &SessionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
                 other => unexpected(&other),
             }
         }
-        SessionCommand::Send { id, message } => {
-            let messages = match message {
-                Some(text) => vec![parse(text, "the message")?],
-                None => {
-                    let mut messages = Vec::new();
-                    for (number, line) in std::io::stdin().lock().lines().enumerate() {
-                        let line = line.context("reading stdin")?;
-                        if !line.trim().is_empty() {
-                            messages.push(parse(&line, &format!("stdin line {}", number + 1))?);
-                        }
-                    }
-                    messages
-                }
-            };
-            for message in messages {
-                let request = SessionRequest::Send {
-                    id: id.clone(),
-                    message,
-                };
-                match ask(request, false).await? {
-                    SessionResponse::Sent => {}
-                    other => return unexpected(&other),
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        SessionCommand::Send { id, message } => send(id, message.as_deref()).await,
         SessionCommand::Poll { id, wait } => {
             let wait_ms = wait.map_or(0, |w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX));
-            match ask(
-                SessionRequest::Poll {
-                    id: id.clone(),
-                    wait_ms,
-                },
-                false,
-            )
-            .await?
-            {
+            let request = SessionRequest::Poll {
+                id: id.clone(),
+                wait_ms,
+            };
+            match ask(request, false).await? {
                 SessionResponse::Events { events } => show(id, &events, verbose),
                 other => unexpected(&other),
             }
@@ -126,6 +97,34 @@ async fn command(args: &SessionArgs, verbose: u8) -> anyhow::Result<ExitCode> {
             other => unexpected(&other),
         },
     }
+}
+
+/// `session send`: the message given, or one per line of stdin. All are read (and must be
+/// JSON) before any is sent.
+async fn send(id: &str, message: Option<&str>) -> anyhow::Result<ExitCode> {
+    let messages = if let Some(text) = message {
+        vec![parse(text, "the message")?]
+    } else {
+        let mut messages = Vec::new();
+        for (number, line) in std::io::stdin().lock().lines().enumerate() {
+            let line = line.context("reading stdin")?;
+            if !line.trim().is_empty() {
+                messages.push(parse(&line, &format!("stdin line {}", number + 1))?);
+            }
+        }
+        messages
+    };
+    for message in messages {
+        let request = SessionRequest::Send {
+            id: id.to_owned(),
+            message,
+        };
+        match ask(request, false).await? {
+            SessionResponse::Sent => {}
+            other => return unexpected(&other),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn parse(text: &str, what: &str) -> anyhow::Result<Value> {

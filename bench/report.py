@@ -231,7 +231,7 @@ def main():
             ("run-on-actor", criterion(crit, "throughput/run-on-actor-pool-2/100")),
         )
     }
-    inst = criterion(crit, "startup/instantiate-compiled")
+    inst = criterion(crit, "startup/instantiate-compiled-core")
     per_instance = None
     if 10 in mem and 100 in mem:
         per_instance = (mem[100]["called_kib"] - mem[100]["base_kib"] - (mem[10]["called_kib"] - mem[10]["base_kib"])) / 90 / 1024
@@ -298,7 +298,7 @@ def main():
     w("| path | envelope | p50 | p90 | p99 | max | criterion median |")
     w("|---|---|---|---|---|---|---|")
     crit_ids = {
-        "runtime": "call/echo-transform/{}",
+        "runtime": "call/echo-transform-core/{}",
         "actor-long-lived": "actor-call/long-lived/{}",
         "actor-spawn-per-call": "actor-call/spawn-per-call/{}",
     }
@@ -320,7 +320,7 @@ def main():
     w("")
     w("| setup | calls per second | target |")
     w("|---|---|---|")
-    one = criterion(crit, "call/echo-transform/100")
+    one = criterion(crit, "call/echo-transform-core/100")
     one_actor = criterion(crit, "actor-call/long-lived/100")
     w(f"| one instance, runtime alone | {fmt_rate(1 / one if one else None)} | |")
     w(f"| one instance, one long-lived actor | {fmt_rate(1 / one_actor if one_actor else None)} | |")
@@ -336,12 +336,34 @@ def main():
     w("")
     w("| what | time | target |")
     w("|---|---|---|")
-    w(f"| compile `echo` cold (`Runtime::load`, compile cache disabled; criterion) | {fmt_time(criterion(crit, 'startup/load-cold-compile'))} | |")
-    w(f"| load `echo` from the compile cache (criterion) | {fmt_time(criterion(crit, 'startup/load-from-compile-cache'))} | |")
+    w(f"| compile `echo` cold (`Runtime::load`, compile cache disabled; criterion) | {fmt_time(criterion(crit, 'startup/load-cold-compile-core'))} | |")
+    w(f"| load `echo` from the compile cache (criterion) | {fmt_time(criterion(crit, 'startup/load-from-compile-cache-core'))} | |")
     w(f"| instantiate from a compiled module (`Module::instantiate`, idle lane; criterion) | {fmt_time(inst)} | ≤ 1 ms: {verdict(inst, 1e-3)} |")
     w(f"| process: `morphir --version` | {fmt_run(st.get('morphir --version'))} | |")
     w(f"| process: `morphir build --no-cache`, one step, compile cache warm | {fmt_run(st.get('build 1 step, compile cache warm'))} | |")
     w(f"| process: the same, compile cache empty (`XDG_CACHE_HOME` emptied before each run) | {fmt_run(stc.get('build 1 step, compile cache cold'))} | |")
+    w("")
+    # ---- components beside core modules (issue 7): the same echo behaviour, both protocols
+    w("## Core modules and components side by side")
+    w("")
+    w("`benches/runtime.rs` (criterion medians): `echo` (a core module, through Extism) and "
+      "`echo-component` (a component built from a core module and WIT by `wit-component`, "
+      "through wasmtime's component API), the same behaviour behind the same runtime API.")
+    w("")
+    w("| what | core module | component | component / core |")
+    w("|---|---|---|---|")
+    rows = [
+        ("call, 100-byte envelope", "call/echo-transform-{}/100"),
+        ("call, 1 MiB envelope", f"call/echo-transform-{{}}/{1 << 20}"),
+        ("instantiate from a compiled module", "startup/instantiate-compiled-{}"),
+        ("load from the compile cache", "startup/load-from-compile-cache-{}"),
+        ("compile cold", "startup/load-cold-compile-{}"),
+    ]
+    for label, pattern in rows:
+        core_t = criterion(crit, pattern.format("core"))
+        comp_t = criterion(crit, pattern.format("component"))
+        ratio = f"{comp_t / core_t:.2f}×" if core_t and comp_t else "–"
+        w(f"| {label} | {fmt_time(core_t)} | {fmt_time(comp_t)} | {ratio} |")
     w("")
     w("Whole-process figures: hyperfine median (± standard deviation; CPU = user + system).")
     w("")

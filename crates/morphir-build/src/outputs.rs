@@ -160,7 +160,8 @@ fn remove_dead_temps(dir: &Path) {
 /// Writes `bundle` into `dir` under the rules of the module docs.
 pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
     let mut staged = Staged::default();
-    if let Some(parent) = dir.parent() {
+    // One stat in the common case (a rebuild), not create_dir_all's mkdir and stat.
+    if let Some(parent) = dir.parent().filter(|p| !p.is_dir()) {
         fs::create_dir_all(parent)?;
     }
     ensure_dirs(
@@ -212,7 +213,7 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             Ok(m) if m.is_dir() => {
                 return Err(refuse(&path, "is a directory where the output is a file"));
             }
-            Ok(m) if m.len() == file.content.len() as u64 && fs::read(&path)? == file.content => {
+            Ok(m) if m.len() == file.content.len() as u64 && same_bytes(&path, &file.content)? => {
                 continue;
             }
             Ok(_) => {}
@@ -224,7 +225,19 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
         staged.files.push((tmp.clone(), path));
         write_temp(&tmp, &file.content)?;
     }
+    let wrote = !staged.files.is_empty();
     staged.commit()?;
+    let manifest_path = dir.join(OUTPUT_MANIFEST);
+    let previous_bytes = fs::read(&manifest_path).ok();
+    let list: Vec<&String> = written.iter().collect();
+    let text = serde_json::to_vec_pretty(&list).map_err(io::Error::other)?;
+    let manifest_same = previous_bytes.as_deref() == Some(text.as_slice());
+    if !wrote && manifest_same {
+        // Nothing to write, nothing to remove: the directory already holds exactly this
+        // bundle (a cached rebuild). A temporary file of a killed build can only be here if
+        // that build was writing other bytes; it goes the next time anything is written.
+        return Ok(());
+    }
     let parents: BTreeSet<PathBuf> = bundle
         .files
         .iter()
@@ -236,11 +249,19 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
     }
 
     // Remove what the backend produced last time and no longer does.
-    let manifest_path = dir.join(OUTPUT_MANIFEST);
-    let previous: Vec<String> = fs::read(&manifest_path)
-        .ok()
+    let previous: Vec<String> = previous_bytes
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    remove_stale(dir, previous, &written)?;
+    if manifest_same {
+        return Ok(());
+    }
+    write_atomic(&manifest_path, &text)
+}
+
+/// Removes the files of `previous` (the last manifest) that this bundle (`written`) no longer
+/// has, and the directories that leaves empty; never through a link.
+fn remove_stale(dir: &Path, previous: Vec<String>, written: &BTreeSet<String>) -> io::Result<()> {
     for old in previous {
         if written.contains(&old) || !morphir_is_clean(&old) {
             continue;
@@ -256,12 +277,30 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
             remove_empty_parents(dir, &path);
         }
     }
-    let list: Vec<&String> = written.iter().collect();
-    let text = serde_json::to_vec_pretty(&list).map_err(io::Error::other)?;
-    if fs::read(&manifest_path).ok().as_deref() != Some(text.as_slice()) {
-        write_atomic(&manifest_path, &text)?;
-    }
     Ok(())
+}
+
+/// Whether the file at `path` holds exactly `expected` (whose length matched its metadata):
+/// read by that length, so no second stat and no read to find the end.
+fn same_bytes(path: &Path, expected: &[u8]) -> io::Result<bool> {
+    use io::Read as _;
+    let mut file = fs::File::open(path)?;
+    let mut bytes = vec![0; expected.len() + 1];
+    let mut filled = 0;
+    loop {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if filled == bytes.len() {
+                    return Ok(false); // longer than expected
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(&bytes[..filled] == expected)
 }
 
 /// The manifest is ours, but it sits in a directory others can write: re-check its paths.

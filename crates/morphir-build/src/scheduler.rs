@@ -69,7 +69,7 @@ enum Prepared {
 
 /// Ready steps prepared at once, per lane (thread) that prepares them: enough to pay for
 /// handing a batch to another thread, few enough that a miss in it is dispatched promptly.
-const BATCH_PER_LANE: usize = 16;
+const BATCH_PER_LANE: usize = 64;
 
 struct Scheduler {
     config: Arc<Config>,

@@ -363,12 +363,9 @@ impl Task {
             .inputs
             .iter()
             .map(|pattern| {
-                let matches = crate::paths::expand_glob(&self.dir, pattern)
+                let files = crate::paths::glob_files(&self.dir, pattern)
                     .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-                Ok((
-                    pattern.as_str(),
-                    matches.into_iter().filter(|p| p.is_file()).collect(),
-                ))
+                Ok((pattern.as_str(), files))
             })
             .collect()
     }

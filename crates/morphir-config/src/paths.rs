@@ -63,6 +63,108 @@ pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, Str
     Ok(paths)
 }
 
+/// The files `pattern` matches relative to `dir` (symbolic links to files included), sorted:
+/// what [`expand_glob`] and an `is_file` check per match give (but for a trailing `**`, which
+/// here means every file below, as `**/*`; see `docs/config.md`), for a fraction of the system
+/// calls. The `glob` crate checks every component of the full path with a `stat` (`/`, `/home`,
+/// ... for each pattern) and each match needs another; this walk reads only the directories a
+/// wildcard has to list and takes file types from the listing. Every build runs it for every
+/// frontend, cached or not, so it is on the hot path of a cached build. Shapes it does not walk
+/// (absolute patterns, `.` or `..` components, a `/` inside `[...]`) go through the `glob`
+/// crate.
+pub(crate) fn glob_files(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    glob::Pattern::new(pattern).map_err(|e| e.msg.to_owned())?;
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let walkable = !pattern.starts_with('/')
+        && !pattern.contains('\\')
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && *p != "." && *p != ".." && glob::Pattern::new(p).is_ok());
+    if !walkable {
+        return Ok(expand_glob(dir, pattern)?
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect());
+    }
+    let mut files = Vec::new();
+    walk(dir, &parts, &mut files);
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Whether `entry` is a file or a directory, following a symbolic link (as `glob` does).
+fn kind(entry: &std::fs::DirEntry) -> (bool, bool) {
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => {
+            std::fs::metadata(entry.path()).map_or((false, false), |m| (m.is_file(), m.is_dir()))
+        }
+        Ok(t) => (t.is_file(), t.is_dir()),
+        Err(_) => (false, false),
+    }
+}
+
+fn list(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
+    let at = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::read_dir(at).into_iter().flatten().flatten()
+}
+
+fn walk(base: &Path, parts: &[&str], files: &mut Vec<PathBuf>) {
+    let Some((&first, rest)) = parts.split_first() else {
+        return;
+    };
+    if first == "**" {
+        // `a/**` is every file below `a`: `a/**/*`.
+        let rest: &[&str] = if rest.is_empty() { &["*"] } else { rest };
+        // Zero directories...
+        walk(base, rest, files);
+        // ...or one more, and `**` again. Links to directories are not followed here, so a
+        // link cycle cannot make the walk endless.
+        for entry in list(base) {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&base.join(entry.file_name()), parts, files);
+            }
+        }
+        return;
+    }
+    if !is_glob(first) {
+        let next = base.join(first);
+        if rest.is_empty() {
+            if next.is_file() {
+                files.push(next);
+            }
+        } else {
+            // No stat: listing it below fails when it does not exist.
+            walk(&next, rest, files);
+        }
+        return;
+    }
+    let Ok(pattern) = glob::Pattern::new(first) else {
+        return;
+    };
+    for entry in list(base) {
+        let name = entry.file_name();
+        if !name
+            .to_str()
+            .is_some_and(|n| pattern.matches_with(n, GLOB_OPTIONS))
+        {
+            continue;
+        }
+        let (is_file, is_dir) = kind(&entry);
+        if rest.is_empty() {
+            if is_file {
+                files.push(base.join(&name));
+            }
+        } else if is_dir {
+            walk(&base.join(&name), rest, files);
+        }
+    }
+}
+
 /// Finds the `morphir.toml` that governs `start_dir`, the way cargo finds a manifest: the
 /// nearest one in `start_dir` or a parent. When that file belongs to a monorepo member (a
 /// `morphir.toml` further up lists its directory under `[project] members`), the workspace
@@ -155,5 +257,86 @@ mod tests {
         {
             assert_eq!(find_config(empty.path()), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::*;
+
+    /// The walk finds exactly what the `glob` crate and an `is_file` check find.
+    #[test]
+    fn glob_files_agrees_with_the_glob_crate() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for file in [
+            "a.md",
+            "b.txt",
+            ".hidden.md",
+            "src/x.json",
+            "src/y.json",
+            "src/deep/z.json",
+            "src/deep/er/w.json",
+            "src/.dot/v.json",
+            "docs/one.md",
+            "docs/two.MD",
+            "n[1].md",
+            "lone/f",
+            "e/mpty/.keep",
+        ] {
+            let path = r.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, file).unwrap();
+        }
+        std::fs::create_dir_all(r.join("docs/sub.md")).unwrap(); // a directory named like a match
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(r.join("a.md"), r.join("docs/link.md")).unwrap();
+            std::os::unix::fs::symlink(r.join("nowhere"), r.join("docs/dangling.md")).unwrap();
+        }
+        let patterns = [
+            "*.md",
+            "*",
+            "**/*.json",
+            "src/**",
+            "src/**/*.json",
+            "src/*/*.json",
+            "**/*.md",
+            "docs/*.md",
+            "docs/*.[mM][dD]",
+            "n[[]1].md",
+            "lone/f",
+            "lone/missing",
+            "missing/*",
+            "src/deep/**/w.json",
+            "**",
+            "?.md",
+            "e/**",
+            "**/.keep",
+            "src/*",
+            "docs/link.md",
+        ];
+        for dir in [r.to_path_buf(), r.join("src")] {
+            for pattern in patterns {
+                let ours = glob_files(&dir, pattern).unwrap();
+                // One difference, on purpose: for `glob`, a trailing `**` matches directories
+                // only, so `src/**` read no file; here it is every file below (`src/**/*`), as
+                // in .gitignore and Turborepo.
+                let theirs_pattern = match pattern.strip_suffix("**") {
+                    Some(stem) => format!("{stem}**/*"),
+                    None => pattern.to_owned(),
+                };
+                let theirs: Vec<PathBuf> = expand_glob(&dir, &theirs_pattern)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|p| p.is_file())
+                    .collect();
+                assert_eq!(ours, theirs, "pattern {pattern:?} in {}", dir.display());
+            }
+        }
+        assert!(
+            glob_files(r, "[").is_err(),
+            "a bad pattern is an error, as with glob"
+        );
     }
 }

@@ -842,3 +842,59 @@ frontend = { extension = "echo", inputs = ["in/*.txt", "docs/*.md"] }
         assert!(!err.contains("in/*.txt"), "{err}");
     }
 }
+
+/// Key sensitivity through the real binary: one byte of a module, an input's path (same bytes),
+/// each reruns exactly the steps whose key they are part of (unit tests cover every key
+/// component and the executor's version; `morphir-cache` `key.rs`).
+#[test]
+fn one_byte_of_a_module_or_an_inputs_path_reruns_exactly_the_steps_it_feeds() {
+    let p = docs_project();
+    // The title-case module copied into the project, with a custom section of one byte that
+    // the engine ignores: the module behaves the same, only its bytes differ.
+    let mut wasm = std::fs::read(morphir_tests::guest("title-case")).unwrap();
+    wasm.extend_from_slice(&[0, 3, 1, b'k', b'1']);
+    let module = p.path().join("ext/title.wasm");
+    std::fs::create_dir_all(module.parent().unwrap()).unwrap();
+    std::fs::write(&module, &wasm).unwrap();
+    p.set_config(&DOCS.replace("{title}", "ext/title.wasm"));
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(steps_with(&summary, "executed"), ALL);
+
+    // One byte of the module: both title-case steps run again; their outputs are the same, so
+    // everything after them stays cached (early cutoff).
+    *wasm.last_mut().unwrap() = b'2';
+    std::fs::write(&module, &wasm).unwrap();
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        steps_with(&summary, "executed"),
+        [
+            "guides:transform[0]:title-case",
+            "site:transform[0]:title-case"
+        ]
+    );
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(steps_with(&summary, "executed"), Vec::<String>::new());
+
+    // An input renamed, its bytes unchanged: its frontend runs again (the path is part of the
+    // key), and so does what its new output feeds.
+    std::fs::rename(
+        p.path().join("guides/use.md"),
+        p.path().join("guides/usage.md"),
+    )
+    .unwrap();
+    let (out, summary) = p.build_json(&[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The page's name is part of what the frontend outputs, so everything downstream runs too.
+    assert_eq!(steps_with(&summary, "executed"), ALL);
+    assert!(p.path().join("out/guides/guides-usage.html").exists());
+    // Renamed back: the first key again, served from the cache.
+    std::fs::rename(
+        p.path().join("guides/usage.md"),
+        p.path().join("guides/use.md"),
+    )
+    .unwrap();
+    let (_, summary) = p.build_json(&[]);
+    assert_eq!(steps_with(&summary, "executed"), Vec::<String>::new());
+}

@@ -261,3 +261,41 @@ backends = [{ extension = "echo", output = "out", config = { mode = "files" } }]
     // The failed backend cached nothing; only the frontend's entry is there.
     assert_eq!(records(&p), 1);
 }
+
+/// `permissions.max_output`: an output far over the cap fails its step, named with the
+/// extension, the size and the cap; nothing is cached, the process lives, other steps finish.
+#[test]
+fn an_output_over_the_configured_cap_fails_its_step_and_caches_nothing() {
+    let p = Project::new(
+        r#"
+[project]
+name = "caps"
+
+[[extensions]]
+name = "echo"
+source = { type = "wasm", path = "{echo}" }
+permissions = { max_output = "4KiB" }
+
+[tasks.big]
+frontend = { extension = "echo", inputs = ["big.txt"] }
+
+[tasks.small]
+frontend = { extension = "echo", inputs = ["small.txt"] }
+"#,
+    );
+    p.write("big.txt", &"x".repeat(1 << 20));
+    p.write("small.txt", "fits");
+    for _ in 0..2 {
+        let (out, summary) = p.build_json(&["--keep-going"]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert_eq!(steps_with(&summary, "failed"), ["big:frontend"]);
+        let err = stderr(&out);
+        assert!(err.contains("echo"), "{err}");
+        assert!(err.contains("4096"), "the cap is named: {err}");
+        assert_eq!(records(&p), 1, "only the small step is cached");
+    }
+    assert_eq!(
+        steps_with(&p.build_json(&["--keep-going"]).1, "cached"),
+        ["small:frontend"]
+    );
+}

@@ -108,13 +108,18 @@ fn protocol(ext: &Extension) -> Protocol {
     }
 }
 
-fn limits(ext: &Extension) -> Limits {
+/// The runtime limits of `ext`'s `[extensions.permissions]` (the runtime's defaults for what
+/// is not set): what a build and `morphir run` load it with.
+pub fn limits(ext: &Extension) -> Limits {
     let mut limits = Limits::default();
     if let Some(m) = ext.permissions.max_memory {
         limits = limits.with_max_memory(m.bytes());
     }
     if let Some(t) = ext.permissions.max_execution_time {
         limits = limits.with_max_execution_time(t);
+    }
+    if let Some(o) = ext.permissions.max_output {
+        limits = limits.with_max_output(o.bytes());
     }
     limits
 }
@@ -294,12 +299,16 @@ fn prepare_one(
             caps
         }
     };
-    let permissions = serde_json::json!({
+    let mut permissions = serde_json::json!({
         "max_memory": ext.permissions.max_memory.map(morphir_config::ByteSize::bytes),
         "max_execution_time_ms": ext.permissions.max_execution_time.map(|t| t.as_millis() as u64),
         "env": ext.permissions.env,
         "allowed_hosts": ext.permissions.allowed_hosts,
     });
+    // Only when set, so adding the setting to morphir changed no existing key.
+    if let Some(max_output) = ext.permissions.max_output {
+        permissions["max_output"] = serde_json::json!(max_output.bytes());
+    }
     Ok(BuildExtension {
         name: ext.name.clone(),
         protocol,

@@ -25,6 +25,7 @@ mod scheduler;
 
 pub use error::BuildError;
 pub use events::{Event, EventSink};
+pub use extensions::limits;
 pub use hosting::{BuildHost, Cancel};
 pub use interrupt::Interrupt;
 pub use outputs::{OUTPUT_MANIFEST, write_outputs};

@@ -772,6 +772,10 @@ impl Loader {
             .max_memory
             .as_ref()
             .and_then(|size| self.size(file, size, "max_memory"));
+        let max_output = raw
+            .max_output
+            .as_ref()
+            .and_then(|size| self.size(file, size, "max_output"));
         let max_execution_time = raw.max_execution_time.as_ref().and_then(|value| {
             parse_duration(value.get_ref())
                 .map_err(|reason| {
@@ -803,6 +807,7 @@ impl Loader {
         Permissions {
             max_memory,
             max_execution_time,
+            max_output,
             env,
             allowed_hosts,
         }

@@ -298,6 +298,9 @@ pub struct Permissions {
     pub max_memory: Option<ByteSize>,
     /// `max_execution_time`: the wall-clock limit of one call; the runtime's default when absent.
     pub max_execution_time: Option<Duration>,
+    /// `max_output`: the largest envelope one call may return; the runtime's default when
+    /// absent.
+    pub max_output: Option<ByteSize>,
     /// `env`: environment variables the extension may read (default none).
     pub env: Vec<String>,
     /// `allowed_hosts`: hosts the extension may reach over HTTP (default none).

@@ -66,6 +66,7 @@ pub(crate) struct RawSource {
 pub(crate) struct RawPermissions {
     pub(crate) max_memory: Option<Spanned<String>>,
     pub(crate) max_execution_time: Option<Spanned<String>>,
+    pub(crate) max_output: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) env: Vec<Spanned<String>>,
     #[serde(default)]

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use morphir_config::{Config, Extension, Protocol};
+use morphir_config::{Config, Protocol};
 use morphir_runtime::Protocol as RuntimeProtocol;
 use morphir_runtime::{Limits, Module, Runtime, RuntimeConfig};
 use serde::Serialize;
@@ -148,16 +148,7 @@ fn from_config(runtime: &Runtime, config: &Config) -> anyhow::Result<Vec<Row>> {
 
 /// The runtime limits of an extension's `permissions`, runtime defaults for the rest: what a
 /// build applies, so a module whose initial memory is over `max_memory` fails here too.
-pub(crate) fn limits(ext: &Extension) -> Limits {
-    let mut limits = Limits::default();
-    if let Some(size) = ext.permissions.max_memory {
-        limits = limits.with_max_memory(size.bytes());
-    }
-    if let Some(time) = ext.permissions.max_execution_time {
-        limits = limits.with_max_execution_time(time);
-    }
-    limits
-}
+pub(crate) use morphir_build::limits;
 
 /// The runtime's protocol for the configuration's (the two crates do not depend on each other).
 pub(crate) fn runtime_protocol(protocol: Protocol) -> RuntimeProtocol {

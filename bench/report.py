@@ -343,6 +343,8 @@ def main():
     w(f"| process: `morphir build --no-cache`, one step, compile cache warm | {fmt_run(st.get('build 1 step, compile cache warm'))} | |")
     w(f"| process: the same, compile cache empty (`XDG_CACHE_HOME` emptied before each run) | {fmt_run(stc.get('build 1 step, compile cache cold'))} | |")
     w("")
+    w("Whole-process figures: hyperfine median (± standard deviation; CPU = user + system).")
+    w("")
     # ---- components beside core modules (issue 7): the same echo behaviour, both protocols
     w("## Core modules and components side by side")
     w("")
@@ -364,8 +366,6 @@ def main():
         comp_t = criterion(crit, pattern.format("component"))
         ratio = f"{comp_t / core_t:.2f}×" if core_t and comp_t else "–"
         w(f"| {label} | {fmt_time(core_t)} | {fmt_time(comp_t)} | {ratio} |")
-    w("")
-    w("Whole-process figures: hyperfine median (± standard deviation; CPU = user + system).")
     w("")
 
     # ---- memory
@@ -474,9 +474,10 @@ def main():
     w("")
     w("Both in one hyperfine invocation per size (one after the other), on workspaces "
       "of the same shape and number of tasks (see below). Ratio = turbo's median / morphir's. "
-      "turbo spreads its work over several threads (its CPU time exceeds its wall time on an "
-      "idle machine) while morphir serves cache hits on one, so when other processes compete for "
-      "the cores turbo loses more: a busy machine flatters the ratio.")
+      "Both spread a fully cached run over the cores (morphir prepares ready hits in batches, "
+      "one thread per core; turbo runs tasks on a pool), so CPU time exceeds wall time for both; "
+      "turbo spends about eight times the CPU. Where a cached step's time goes and what is left "
+      "to cut: ARCHITECTURE.md, \"The cached path\".")
     w("")
     w("| tasks | morphir | turbo | turbo / morphir | target | peak RSS morphir | peak RSS turbo |")
     w("|---|---|---|---|---|---|---|")

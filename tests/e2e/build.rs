@@ -378,8 +378,19 @@ backends = [{ extension = "echo", output = "out/slow", config = { mode = "files"
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the step is running (its actor started), then interrupt.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Interrupt once the build listens for Ctrl-C: it does from the start of the build, before
+    // it opens the cache, whose lock file therefore says so (a fixed sleep raced a slow start
+    // on a busy machine). The step is then about to run or running; either way it is cancelled.
+    let lock = p.path().join("cache/v1/lock");
+    let started = std::time::Instant::now();
+    while !lock.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the build never opened its cache"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -235,6 +235,10 @@ pub async fn build_with(
     };
     (scheduler.events)(&Event::Planned { steps });
     let (reports, cancelled) = scheduler.run().await;
+    if let Err(e) = scheduler.store.flush_last_runs() {
+        // Only `--explain`'s shortcut: the next build takes the long way and writes it again.
+        tracing::debug!("cannot write the last-run index: {e}");
+    }
     // Uploads went on in the background; the build is done when they are.
     let remote = match &scheduler.options.remote {
         Some(remote) => Some(remote.finish().await),

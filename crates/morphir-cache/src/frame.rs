@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! offset  size  field
-//!  0       4    magic: "MCAR" (action record) or "MCLR" (last run of a step)
+//!  0       4    magic: "MCAR" (action record), "MCLR" (last run of a step) or "MCLI" (the
+//!               last-run index)
 //!  4       4    CACHE_FORMAT_VERSION, u32 LE
 //!  8       8    body length n, u64 LE
-//! 16       n    body: UTF-8 JSON
+//! 16       n    body: UTF-8 JSON (the index: 64-byte binary pairs)
 //! 16+n    32    blake3 of bytes [0, 16+n)
 //! ```
 //!
@@ -16,6 +17,7 @@ use crate::CACHE_FORMAT_VERSION;
 
 pub(crate) const RECORD_MAGIC: [u8; 4] = *b"MCAR";
 pub(crate) const LAST_RUN_MAGIC: [u8; 4] = *b"MCLR";
+pub(crate) const LAST_RUN_INDEX_MAGIC: [u8; 4] = *b"MCLI";
 
 const HEADER: usize = 16;
 const TRAILER: usize = 32;

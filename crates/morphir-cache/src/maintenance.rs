@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::fsutil::{TMP_PREFIX, io_err, remove_if_exists};
-use crate::store::{ACTIONS, BLOBS, STEPS, parse_record};
+use crate::store::{ACTIONS, BLOBS, LAST_RUN_INDEX, STEPS, parse_record};
 use crate::{CACHE_FORMAT_VERSION, Digest, Key, Result, Store};
 
 /// What is in the store ([`Store::stats`]).
@@ -384,6 +384,10 @@ impl Store {
                 kept_bytes += e.len;
             }
         }
+        if report.last_runs_removed > 0 {
+            // It could vouch for an entry that is gone: the next build writes it afresh.
+            remove(&self.bucket().join(LAST_RUN_INDEX))?;
+        }
 
         let mut live = live_records(scan.records, &scan.blobs, now, options, &mut report)?;
 
@@ -478,6 +482,7 @@ impl Store {
     /// as a README) are left alone.
     pub fn clean(&self) -> Result<()> {
         let _lock = self.lock(true)?;
+        remove(&self.bucket().join(LAST_RUN_INDEX))?;
         for dir in [ACTIONS, BLOBS, STEPS] {
             let path = self.bucket().join(dir);
             match fs::remove_dir_all(&path) {

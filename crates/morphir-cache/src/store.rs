@@ -1,11 +1,13 @@
 //! The store: put a step's outputs under its key, look them up again, verifying everything.
 
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use morphir_envelope::Envelope;
 
-use crate::frame::{self, LAST_RUN_MAGIC, RECORD_MAGIC};
+use crate::frame::{self, LAST_RUN_INDEX_MAGIC, LAST_RUN_MAGIC, RECORD_MAGIC};
 use crate::fsutil::{self, LockGuard, io_err, read_file, remove_if_exists, write_atomic};
 use crate::record::now_ms;
 use crate::{
@@ -16,6 +18,10 @@ pub(crate) const BLOBS: &str = "blobs";
 pub(crate) const ACTIONS: &str = "actions";
 pub(crate) const STEPS: &str = "steps";
 pub(crate) const LOCK: &str = "lock";
+/// The last-run index (see [`LastRunIndex`]), beside `steps/`.
+pub(crate) const LAST_RUN_INDEX: &str = "steps.index";
+/// Taken exclusive while the index is merged and replaced.
+const LAST_RUN_INDEX_LOCK: &str = "steps.index.lock";
 
 /// How hard a write tries to survive power loss. Neither setting affects correctness: every
 /// read verifies, so a write lost or torn by a power cut is a miss, never a wrong hit. A
@@ -50,6 +56,56 @@ pub struct Store {
     root: PathBuf,
     bucket: PathBuf,
     options: StoreOptions,
+    /// The last-run index, read on first use, shared by the clones of this store.
+    index: Arc<Mutex<Option<LastRunIndex>>>,
+}
+
+/// Which key each step last ran with, for every step: one small file read once per build, so
+/// a cached step does not read its own last-run entry to learn that nothing changed (four
+/// system calls and a parse per step, a fifth of a fully cached build). Only a shortcut: the
+/// entries in `steps/` stay the truth `--explain` reads. A step whose key is not the one here
+/// takes the full path (read its entry, rewrite it if needed) and updates the index, which
+/// [`Store::flush_last_runs`] merges into the file at the end of the build. Prune and clean
+/// remove the file with any entry they remove, so it never vouches for an entry that is gone.
+#[derive(Debug, Default)]
+struct LastRunIndex {
+    keys: HashMap<[u8; 32], Key>,
+    /// Entries changed since the file was read.
+    changed: HashMap<[u8; 32], Key>,
+}
+
+impl LastRunIndex {
+    /// Frame body: pairs of (32-byte step-id hash, 32-byte key), sorted by step.
+    fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], Key>> {
+        let body = frame::decode(LAST_RUN_INDEX_MAGIC, bytes).ok()?;
+        if body.len() % 64 != 0 {
+            return None;
+        }
+        Some(
+            body.as_chunks::<64>()
+                .0
+                .iter()
+                .map(|pair| {
+                    let (id, key) = pair.split_at(32);
+                    (
+                        id.try_into().expect("32 bytes"),
+                        Key::from_bytes(key.try_into().expect("32 bytes")),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    fn encode(keys: &HashMap<[u8; 32], Key>) -> Vec<u8> {
+        let mut pairs: Vec<(&[u8; 32], &Key)> = keys.iter().collect();
+        pairs.sort_unstable_by_key(|(id, _)| **id);
+        let mut body = Vec::with_capacity(pairs.len() * 64);
+        for (id, key) in pairs {
+            body.extend_from_slice(id);
+            body.extend_from_slice(key.as_bytes());
+        }
+        frame::encode(LAST_RUN_INDEX_MAGIC, &body)
+    }
 }
 
 /// What [`Store::lookup`] found.
@@ -126,6 +182,7 @@ impl Store {
             root,
             bucket,
             options,
+            index: Arc::default(),
         })
     }
 
@@ -153,10 +210,57 @@ impl Store {
 
     /// Where a step's last run is kept: `<bucket>/steps/<64 hex of the step id's hash>`.
     pub fn last_run_path(&self, step_id: &str) -> PathBuf {
-        let id = blake3::derive_key("morphir-cache step id v1", step_id.as_bytes());
         self.bucket
             .join(STEPS)
-            .join(Digest::from_bytes(id).to_hex())
+            .join(Digest::from_bytes(step_hash(step_id)).to_hex())
+    }
+
+    /// The key the index says `step` last ran with (reading the index on first use).
+    fn indexed(&self, step: &[u8; 32]) -> Option<Key> {
+        let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = index.get_or_insert_with(|| LastRunIndex {
+            keys: fs::read(self.bucket.join(LAST_RUN_INDEX))
+                .ok()
+                .and_then(|bytes| LastRunIndex::decode(&bytes))
+                .unwrap_or_default(),
+            changed: HashMap::new(),
+        });
+        index.keys.get(step).copied()
+    }
+
+    fn index_set(&self, step: [u8; 32], key: Key) {
+        let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = index.get_or_insert_with(LastRunIndex::default);
+        index.keys.insert(step, key);
+        index.changed.insert(step, key);
+    }
+
+    /// Writes the last-run index's changes since it was read (merged with what other builds
+    /// wrote meanwhile; ours win). Call once at the end of a build; cheap when nothing changed.
+    pub fn flush_last_runs(&self) -> Result<()> {
+        let changed = {
+            let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+            match index.as_mut() {
+                Some(index) if !index.changed.is_empty() => std::mem::take(&mut index.changed),
+                _ => return Ok(()),
+            }
+        };
+        // Shared bucket lock, as for every write (prune and clean remove the index under the
+        // exclusive one); the index's own lock orders builds merging at once.
+        let _bucket = self.lock(false)?;
+        let _index = fsutil::lock(&self.bucket.join(LAST_RUN_INDEX_LOCK), true)?;
+        let path = self.bucket.join(LAST_RUN_INDEX);
+        let mut keys = fs::read(&path)
+            .ok()
+            .and_then(|bytes| LastRunIndex::decode(&bytes))
+            .unwrap_or_default();
+        keys.extend(changed);
+        write_atomic(
+            &path,
+            &LastRunIndex::encode(&keys),
+            self.sync(),
+            "last-run-index-write",
+        )
     }
 
     fn sync(&self) -> bool {
@@ -342,21 +446,28 @@ impl Store {
     /// this itself; call it after a hit too, so a later miss is explained against the run that
     /// really came last. Skips the write when nothing changed.
     pub fn set_last_run(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
-        // The common case on a cached build: nothing to write, so no lock either (three
-        // syscalls per step). A prune racing this read can only make it see no file, and then
-        // the write below takes the lock as any writer does.
-        if self.last_run_is(step_id, key)? {
+        // The common case on a cached build: the index says so, no file is touched.
+        let step = step_hash(step_id);
+        if self.indexed(&step) == Some(*key) {
             return Ok(());
         }
-        let _lock = self.lock(false)?;
-        self.write_last_run(step_id, key, manifest)
+        // Then the entry itself, without a lock (a prune racing this read can only make it see
+        // no file, and then the write below takes the lock as any writer does).
+        if !self.last_run_is(step_id, key)? {
+            let _lock = self.lock(false)?;
+            self.write_last_run(step_id, key, manifest)?;
+        }
+        self.index_set(step, *key);
+        Ok(())
     }
 
     fn set_last_run_locked(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<()> {
-        if self.last_run_is(step_id, key)? {
-            return Ok(());
+        let step = step_hash(step_id);
+        if self.indexed(&step) != Some(*key) && !self.last_run_is(step_id, key)? {
+            self.write_last_run(step_id, key, manifest)?;
         }
-        self.write_last_run(step_id, key, manifest)
+        self.index_set(step, *key);
+        Ok(())
     }
 
     /// Whether the recorded last run of `step_id` is already `key` (refreshing its mtime, the
@@ -415,6 +526,11 @@ impl Store {
             }
         }
     }
+}
+
+/// The hash naming a step's last-run entry and its slot in the index.
+fn step_hash(step_id: &str) -> [u8; 32] {
+    blake3::derive_key("morphir-cache step id v1", step_id.as_bytes())
 }
 
 /// Decodes and verifies the bytes of the action record file of `key`: frame, checksum, key, and
@@ -522,5 +638,44 @@ mod tests {
         fs::write(s.blob_path(&d), b"abd").unwrap();
         s.put_blob(b"abc").unwrap();
         assert_eq!(s.get_blob(&d).unwrap().unwrap(), b"abc");
+    }
+
+    #[test]
+    fn the_last_run_index_shortcuts_unchanged_steps_and_merges_builds() {
+        let (dir, s) = store();
+        let (k1, m1) = KeyBuilder::new("1").operation("a").finish().unwrap();
+        let (k2, m2) = KeyBuilder::new("1").operation("b").finish().unwrap();
+        s.set_last_run("gen", &k1, &m1).unwrap();
+        s.flush_last_runs().unwrap();
+        assert!(s.bucket().join(LAST_RUN_INDEX).exists());
+
+        // A later build (a new store) knows `gen` ran with k1 without reading its entry: with
+        // the entry gone, an unchanged step does not write it again...
+        let later = Store::open(dir.path()).unwrap();
+        fs::remove_file(later.last_run_path("gen")).unwrap();
+        later.set_last_run("gen", &k1, &m1).unwrap();
+        assert!(!later.last_run_path("gen").exists());
+        // ...and a changed one takes the long way: entry written, index updated.
+        later.set_last_run("gen", &k2, &m2).unwrap();
+        assert_eq!(later.last_run("gen").unwrap().unwrap().key, k2);
+        later.flush_last_runs().unwrap();
+
+        // Two builds that changed different steps: the file has both.
+        let a = Store::open(dir.path()).unwrap();
+        let b = Store::open(dir.path()).unwrap();
+        a.set_last_run("one", &k1, &m1).unwrap();
+        b.set_last_run("two", &k2, &m2).unwrap();
+        a.flush_last_runs().unwrap();
+        b.flush_last_runs().unwrap();
+        let keys =
+            LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap()).unwrap();
+        assert_eq!(keys[&step_hash("gen")], k2);
+        assert_eq!(keys[&step_hash("one")], k1);
+        assert_eq!(keys[&step_hash("two")], k2);
+
+        // A torn index is ignored (the long way again), never trusted.
+        fs::write(s.bucket().join(LAST_RUN_INDEX), b"MCLI torn").unwrap();
+        let torn = Store::open(dir.path()).unwrap();
+        assert_eq!(torn.indexed(&step_hash("gen")), None);
     }
 }

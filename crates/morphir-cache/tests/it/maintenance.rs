@@ -132,6 +132,29 @@ fn prune_by_age() {
 }
 
 #[test]
+fn a_prune_that_removes_last_run_entries_removes_the_index_that_vouches_for_them() {
+    let (_d, s) = store();
+    aged_steps(&s, 2);
+    s.flush_last_runs().unwrap();
+    let index = s.bucket().join("steps.index");
+    assert!(index.exists());
+    // Nothing of the last runs removed: the index stays.
+    s.prune(&PruneOptions::default()).unwrap();
+    assert!(index.exists());
+    age(&s.last_run_path("s0"), HOUR * 5);
+    let report = s.prune(&PruneOptions::new(None, Some(HOUR * 4))).unwrap();
+    assert_eq!(report.last_runs_removed, 1);
+    assert!(!index.exists());
+    // The next build's step writes its entry again (the index no longer says it is there).
+    let fresh = Store::open(s.root()).unwrap();
+    let (key, manifest) = key_for("s0", b"content 0");
+    fresh.set_last_run("s0", &key, &manifest).unwrap();
+    assert!(fresh.last_run("s0").unwrap().is_some());
+    s.clean().unwrap();
+    assert!(!index.exists());
+}
+
+#[test]
 fn prune_collects_garbage_and_broken_records() {
     let (_d, s) = store();
     let keep = put_step(&s, "keep", b"1");

@@ -61,7 +61,11 @@ def custom(results):
                 if r["bench"] == "latency":
                     out["latency"][(r["path"], r["size"])] = r
                 elif r["bench"] == "memory":
-                    out["memory"][r["instances"]] = r
+                    # The core guest's rows are the target's; the component's are shown beside.
+                    if r.get("guest", "echo") == "echo":
+                        out["memory"][r["instances"]] = r
+                    else:
+                        out.setdefault("memory_component", {})[r["instances"]] = r
     except OSError:
         pass
     return out
@@ -389,6 +393,20 @@ def main():
     if per_instance is not None and 10 in mem and 100 in mem:
         w(f"| each of the 90 instances from 10 to 100 | | | {per_instance:.2f} MiB | {verdict(per_instance, mb2)} |")
     w("")
+    cmem = c.get("memory_component", {})
+    if cmem:
+        w("The same for `echo-component`: components share one compiled component (no lanes), "
+          "so an instance adds only its store and memory.")
+        w("")
+        w("| live instances | added after creating | added after one call each | per instance |")
+        w("|---|---|---|---|")
+        for k in sorted(cmem):
+            r = cmem[k]
+            w(
+                f"| {k} | {fmt_mib((r['created_kib'] - r['base_kib']) / 1024)} | "
+                f"{fmt_mib((r['called_kib'] - r['base_kib']) / 1024)} | {r['per_instance_mib']:.2f} MiB |"
+            )
+        w("")
 
     # ---- cache
     w("## The cache, per step (in process)")

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use morphir_build::{BuildReport, Event};
+use tokio::io::BufReader;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -37,7 +38,8 @@ pub enum Connection {
 /// A connection to a daemon, after hello.
 #[derive(Debug)]
 pub struct Client {
-    reader: OwnedReadHalf,
+    /// Buffered: a build's events arrive many frames per read.
+    reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     daemon: Hello,
 }
@@ -57,7 +59,8 @@ pub async fn connect(paths: &DaemonPaths) -> Connection {
             return Connection::Unavailable(format!("cannot connect to {}: {e}", socket.display()));
         }
     };
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 << 10, reader);
     let hello = async {
         write_frame(&mut writer, &Request::Hello(Hello::ours())).await?;
         match read_frame::<_, Response>(&mut reader, MAX_RESPONSE_BYTES).await? {

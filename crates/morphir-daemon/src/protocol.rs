@@ -262,6 +262,26 @@ where
     writer.flush().await.map_err(Error::Io)
 }
 
+/// Writes several frames with one write: a build's events come in bursts (a fully cached
+/// build finishes a step every few microseconds), and a write per event cost the daemon more
+/// than the steps.
+pub async fn write_frames<W, T>(writer: &mut W, messages: &[T]) -> Result<(), Error>
+where
+    W: AsyncWrite + Unpin,
+    T: Serialize,
+{
+    let mut frames = Vec::new();
+    for message in messages {
+        let body = serde_json::to_vec(message).map_err(|e| Error::Protocol(e.to_string()))?;
+        let len = u32::try_from(body.len())
+            .map_err(|_| Error::Protocol(format!("a message of {} bytes", body.len())))?;
+        frames.extend_from_slice(&len.to_be_bytes());
+        frames.extend_from_slice(&body);
+    }
+    writer.write_all(&frames).await.map_err(Error::Io)?;
+    writer.flush().await.map_err(Error::Io)
+}
+
 /// Reads one frame of at most `max` bytes; `Ok(None)` at a clean end of stream.
 pub async fn read_frame<R, T>(reader: &mut R, max: u32) -> Result<Option<T>, Error>
 where

@@ -16,7 +16,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::protocol::{MAX_REQUEST_BYTES, read_frame, write_frame};
+use crate::protocol::{MAX_REQUEST_BYTES, read_frame, write_frame, write_frames};
 use crate::{
     BuildContext, BuildRequest, DaemonPaths, DaemonStatus, Error, Hello, Request, Response,
     Service, SessionRequest, SessionResponse, WarmInfo,
@@ -24,6 +24,9 @@ use crate::{
 
 /// A client that connects must say hello within this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// At most this many of a build's events go to its client in one write.
+const EVENT_BATCH: usize = 256;
 
 /// How long shutdown waits for cancelled builds to wind down before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -313,6 +316,28 @@ async fn connection(shared: &Arc<Shared>, stream: UnixStream) -> Result<(), Erro
     }
 }
 
+/// Writes the events still queued after a build ended (unless the client is gone); false when
+/// the client went away meanwhile.
+async fn drain(
+    events: &mut mpsc::UnboundedReceiver<Response>,
+    writer: &mut OwnedWriteHalf,
+    client_gone: bool,
+) -> bool {
+    let mut rest = Vec::new();
+    while let Ok(response) = events.try_recv() {
+        rest.push(response);
+    }
+    if client_gone {
+        return false;
+    }
+    for batch in rest.chunks(EVENT_BATCH) {
+        if write_frames(writer, batch).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
 /// A new session id: unpredictable, so one client cannot guess another's session.
 fn session_id() -> String {
     use std::hash::{BuildHasher as _, Hasher as _};
@@ -488,7 +513,14 @@ async fn run_build(
         tokio::select! {
             biased;
             Some(response) = events.recv() => {
-                if !client_gone && write_frame(&mut writer, &response).await.is_err() {
+                // This event and whatever else is queued, in one write.
+                let mut batch = vec![response];
+                while batch.len() < EVENT_BATCH
+                    && let Ok(more) = events.try_recv()
+                {
+                    batch.push(more);
+                }
+                if !client_gone && write_frames(&mut writer, &batch).await.is_err() {
                     client_gone = true;
                 }
             }
@@ -496,11 +528,7 @@ async fn run_build(
         }
     };
     watcher.abort();
-    while let Ok(response) = events.try_recv() {
-        if !client_gone && write_frame(&mut writer, &response).await.is_err() {
-            client_gone = true;
-        }
-    }
+    client_gone |= !drain(&mut events, &mut writer, client_gone).await;
     let last = match joined {
         Ok(Ok(mut report)) => {
             for step in &mut report.steps {

@@ -246,20 +246,23 @@ pub enum Response {
     Session(Box<SessionResponse>),
 }
 
+/// Appends one frame (length, then JSON) to `out`.
+fn encode_frame<T: Serialize>(out: &mut Vec<u8>, message: &T) -> Result<(), Error> {
+    let body = serde_json::to_vec(message).map_err(|e| Error::Protocol(e.to_string()))?;
+    let len = u32::try_from(body.len())
+        .map_err(|_| Error::Protocol(format!("a message of {} bytes", body.len())))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&body);
+    Ok(())
+}
+
 /// Writes one frame.
 pub async fn write_frame<W, T>(writer: &mut W, message: &T) -> Result<(), Error>
 where
     W: AsyncWrite + Unpin,
     T: Serialize,
 {
-    let body = serde_json::to_vec(message).map_err(|e| Error::Protocol(e.to_string()))?;
-    let len = u32::try_from(body.len())
-        .map_err(|_| Error::Protocol(format!("a message of {} bytes", body.len())))?;
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(&body);
-    writer.write_all(&frame).await.map_err(Error::Io)?;
-    writer.flush().await.map_err(Error::Io)
+    write_frames(writer, std::slice::from_ref(message)).await
 }
 
 /// Writes several frames with one write: a build's events come in bursts (a fully cached
@@ -272,11 +275,7 @@ where
 {
     let mut frames = Vec::new();
     for message in messages {
-        let body = serde_json::to_vec(message).map_err(|e| Error::Protocol(e.to_string()))?;
-        let len = u32::try_from(body.len())
-            .map_err(|_| Error::Protocol(format!("a message of {} bytes", body.len())))?;
-        frames.extend_from_slice(&len.to_be_bytes());
-        frames.extend_from_slice(&body);
+        encode_frame(&mut frames, message)?;
     }
     writer.write_all(&frames).await.map_err(Error::Io)?;
     writer.flush().await.map_err(Error::Io)

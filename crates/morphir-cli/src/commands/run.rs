@@ -194,6 +194,17 @@ fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<std::io::Result<String>
     rx
 }
 
+/// Whether a program's log line is printed at `-v` count `verbose`: warnings and errors
+/// always (`morphir run` and `morphir session poll` alike).
+pub(crate) fn shown(level: LogLevel, verbose: u8) -> bool {
+    match level {
+        LogLevel::Error | LogLevel::Warn => true,
+        LogLevel::Info => verbose >= 1,
+        LogLevel::Debug => verbose >= 2,
+        LogLevel::Trace => verbose >= 3,
+    }
+}
+
 struct Printer {
     verbose: u8,
     extension: String,
@@ -216,13 +227,7 @@ impl Printer {
                 Self::out(&json!({ "output": Output::from_envelope(&envelope) }))?;
             }
             ProgramEvent::Log(line) => {
-                let shown = match line.level {
-                    LogLevel::Error | LogLevel::Warn => true,
-                    LogLevel::Info => self.verbose >= 1,
-                    LogLevel::Debug => self.verbose >= 2,
-                    LogLevel::Trace => self.verbose >= 3,
-                };
-                if shown {
+                if shown(line.level, self.verbose) {
                     eprintln!(
                         "[{}] {}: {}",
                         self.extension,

@@ -11,6 +11,7 @@ use morphir_daemon::client::{self, Connection};
 use morphir_daemon::{
     Client, DaemonPaths, SessionEvent, SessionRequest, SessionResponse, SessionStart,
 };
+use morphir_runtime::LogLevel;
 use serde_json::{Value, json};
 
 use super::project;
@@ -157,13 +158,9 @@ fn show(id: &str, events: &[SessionEvent], verbose: u8) -> anyhow::Result<ExitCo
         match event {
             SessionEvent::Output(output) => out(&json!({ "output": output }))?,
             SessionEvent::Log { level, message } => {
-                let shown = match level.as_str() {
-                    "error" | "warn" => true,
-                    "info" => verbose >= 1,
-                    "debug" => verbose >= 2,
-                    _ => verbose >= 3,
-                };
-                if shown {
+                // A level this morphir does not know is shown from `-vvv`, as `trace`.
+                let parsed = LogLevel::parse(level).unwrap_or(LogLevel::Trace);
+                if super::run::shown(parsed, verbose) {
                     say(&format!("[{id}] {level}: {message}"));
                 }
             }

@@ -221,3 +221,64 @@ fn extensions_lists_each_protocol_and_world() {
     assert_eq!(rows[2]["world"], "morphir:ext/backend@0.1.0");
     assert_eq!(rows[0]["world"], serde_json::Value::Null);
 }
+
+/// A component built for wasm32-wasip2 imports WASI; in a build it sees only what its
+/// permissions grant, and its stdout and stderr are the step's log lines, cached with it.
+#[test]
+fn a_wasi_component_in_a_build_sees_only_what_is_granted() {
+    let p = Project::new(&format!(
+        r#"
+[project]
+name = "wasi"
+
+[[extensions]]
+name = "docs"
+source = {{ type = "wasm", path = "{docs}" }}
+
+[[extensions]]
+name = "report"
+protocol = "component"
+source = {{ type = "wasm-component", path = "{wasi}" }}
+[extensions.permissions]
+env = ["MORPHIR_E2E_GRANTED"]
+
+[tasks.guides]
+frontend = {{ extension = "docs", inputs = ["guides/*.md"] }}
+backends = [{{ extension = "report", output = "out" }}]
+"#,
+        docs = guest("docs-frontend").display(),
+        wasi = guest("wasi-component").display(),
+    ));
+    p.write("guides/a.md", "# a\nbody\n");
+    let env = [("MORPHIR_E2E_GRANTED", "yes"), ("MORPHIR_E2E_DENIED", "no")];
+    let build = || morphir_tests::morphir_with_env(p.path(), &["build", "-v"], &env);
+    let out = build();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&p.read("out/report.json")).unwrap();
+    assert_eq!(report["env"], serde_json::json!([["MORPHIR_E2E_GRANTED", "yes"]]));
+    assert_eq!(report["wall_clock_secs"], 0);
+    for denied in ["read_dir_root", "read_file", "tcp", "dns"] {
+        let seen = report[denied].as_str().unwrap();
+        assert!(seen.starts_with("error"), "{denied}: {seen}");
+    }
+    let live = stderr(&out);
+    assert!(
+        live.contains("[guides:backend:report] info: to stdout: hello from wasi-component"),
+        "{live}"
+    );
+    assert!(
+        live.contains("[guides:backend:report] warn: to stderr: careful"),
+        "{live}"
+    );
+
+    // Cached, logs replayed; the report (its random bytes included) is the same.
+    let first = p.tree("out");
+    std::fs::remove_dir_all(p.path().join("out")).unwrap();
+    let out = build();
+    let replayed = stderr(&out);
+    assert!(
+        replayed.contains("[guides:backend:report] warn (cached): to stderr: careful"),
+        "{replayed}"
+    );
+    assert_eq!(p.tree("out"), first);
+}

@@ -23,10 +23,12 @@
 //! After a trap, a timeout or running out of memory the store is dropped; the next call
 //! instantiates afresh.
 //!
-//! WASI: none. A component importing anything but `morphir:ext/runtime` (and the type-only
-//! `morphir:ext/envelope`) is refused at load, before it runs: the permissions grant nothing a
-//! WASI import could be given. Build components for `wasm32-unknown-unknown` and wrap them with
-//! `wit-component` (`scripts/build-extensions`).
+//! Imports: `morphir:ext/runtime` (and the type-only `morphir:ext/envelope`), and WASI 0.2,
+//! which a component built for `wasm32-wasip2` imports whether it uses it or not: it gets a
+//! context that denies everything the permissions do not grant (`wasi.rs`). Anything else is
+//! refused at load, before it runs. We recommend `wasm32-unknown-unknown` wrapped with
+//! `wit-component` (`scripts/build-extensions`): no WASI at all, and calls without the extra
+//! thread WASI's blocking host functions need.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -43,6 +45,7 @@ use wasmtime::{Engine, Store, StoreContextMut, Trap};
 use crate::engine::{CAPABILITIES_MAX, CallOutput, Runtime, lock};
 use crate::error::{CallError, Error, LoadError, Result};
 use crate::stdlib::{self, HostState, LogLevel as OurLevel};
+use crate::wasi::{self, Wasi};
 use crate::{HostContext, Limits};
 
 /// How often the shared engine's epoch advances: the resolution of `max_execution_time`.
@@ -289,6 +292,20 @@ struct Data {
     memory: MemoryLimiter,
     /// The configuration `initialize` last received (seed 000 world), per store.
     initialized: Option<String>,
+    /// For a component that imports WASI (`wasi.rs`), else `None`.
+    wasi: Option<Wasi>,
+}
+
+impl wasmtime_wasi::WasiView for Data {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        wasi_of(self).view()
+    }
+}
+
+fn wasi_of(data: &mut Data) -> &mut Wasi {
+    data.wasi
+        .as_mut()
+        .expect("WASI is linked only for components that import it, whose stores have it")
 }
 
 // ---- what a component exports ----
@@ -345,6 +362,8 @@ pub(crate) struct ComponentModule {
     world: String,
     exports: Exports,
     imports: Vec<String>,
+    /// It imports WASI (`wasi.rs`).
+    wasi: bool,
     pre: InstancePre<Data>,
     capabilities: Option<Capabilities>,
     /// The memory a failed instantiation asked for (bytes), when `max_memory` refused it.
@@ -361,8 +380,12 @@ impl std::fmt::Debug for ComponentModule {
 }
 
 const IMPORTS_HELP: &str = "a component may import only `morphir:ext/runtime@0.1.0` (and the \
-     types of `morphir:ext/envelope@0.1.0`); no WASI is provided. Build it for \
-     wasm32-unknown-unknown and wrap it with wit-component (scripts/build-extensions)";
+     types of `morphir:ext/envelope@0.1.0`) and WASI 0.2 (given a context that denies what the \
+     permissions do not grant). Build it for wasm32-unknown-unknown and wrap it with \
+     wit-component (scripts/build-extensions), or for wasm32-wasip2";
+
+const WASI_VERSION_HELP: &str = "only WASI 0.2 (the interfaces `wasi:*@0.2.x`) is provided to \
+     components; build it for wasm32-wasip2 (or wasm32-unknown-unknown, with no WASI)";
 
 fn expected_worlds() -> String {
     format!(
@@ -399,13 +422,19 @@ pub(crate) fn load(
     let ty = component.component_type();
 
     let mut imports = Vec::new();
+    let mut imports_wasi = false;
     for (import, _) in ty.imports(&engine) {
-        if import == ext("runtime") {
+        if import == ext("runtime") || wasi::provides(import) {
+            imports_wasi |= import != ext("runtime");
             imports.push(import.to_owned());
         } else if import != ext("envelope") {
             return Err(fail(LoadError::ComponentImport {
                 name: import.to_owned(),
-                help: IMPORTS_HELP,
+                help: if wasi::other_version(import) {
+                    WASI_VERSION_HELP
+                } else {
+                    IMPORTS_HELP
+                },
             }));
         }
     }
@@ -414,11 +443,20 @@ pub(crate) fn load(
 
     let mut linker = Linker::<Data>::new(&engine);
     define_runtime(&mut linker).map_err(|e| fail(LoadError::Engine(format!("{e:#}"))))?;
+    if imports_wasi {
+        wasi::link(&mut linker, wasi_of)
+            .map_err(|e| fail(LoadError::Engine(format!("linking WASI: {e:#}"))))?;
+    }
     let pre = linker.instantiate_pre(&component).map_err(|e| {
         fail(LoadError::WrongWorld {
             reason: format!(
-                "its imports do not match `{}` in wit/morphir-ext: {e:#}",
-                ext("runtime")
+                "its imports do not match `{}` in wit/morphir-ext{}: {e:#}",
+                ext("runtime"),
+                if imports_wasi {
+                    " or the WASI 0.2 the host provides"
+                } else {
+                    ""
+                }
             ),
             help: expected_worlds(),
         })
@@ -431,6 +469,7 @@ pub(crate) fn load(
         world,
         exports,
         imports,
+        wasi: imports_wasi,
         pre,
         capabilities: None,
         refused_at_instantiation: std::sync::atomic::AtomicU64::new(0),
@@ -639,6 +678,7 @@ impl ComponentModule {
                     refused: None,
                 },
                 initialized: None,
+                wasi: self.wasi.then(|| Wasi::new(host)),
             },
         );
         store.limiter(|data| &mut data.memory);
@@ -729,19 +769,22 @@ impl ComponentModule {
             }
             Err(e) => return Err(fail(LoadError::Capabilities(e.to_string()))),
         };
+        let deadline = Instant::now() + self.limits.max_execution_time;
         let caps = match live.funcs {
             Funcs::Seed { capabilities, .. } => {
-                let (list,) = capabilities
-                    .call(&mut live.store, ())
+                let (list,) = live
+                    .run(&host, deadline, |l| capabilities.call(&mut l.store, ()))
                     .map_err(|e| fail(LoadError::Capabilities(format!("capabilities(): {e:#}"))))?;
                 seed_capabilities(&self.name, list)
             }
             Funcs::Ext {
                 get_capabilities, ..
             } => {
-                let (env,) = get_capabilities.call(&mut live.store, ()).map_err(|e| {
-                    fail(LoadError::Capabilities(format!("get-capabilities: {e:#}")))
-                })?;
+                let (env,) = live
+                    .run(&host, deadline, |l| get_capabilities.call(&mut l.store, ()))
+                    .map_err(|e| {
+                        fail(LoadError::Capabilities(format!("get-capabilities: {e:#}")))
+                    })?;
                 let env: Envelope = env.into();
                 let caps: Capabilities = env
                     .as_json()
@@ -809,6 +852,12 @@ fn classify(e: &wasmtime::Error, limits: &Limits, store: &Store<Data>) -> CallEr
             limit: limits.max_memory,
         };
     }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return CallError::Trap(format!(
+            "the component called WASI exit with status {}",
+            exit.0
+        ));
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::Timeout {
             limit: limits.max_execution_time,
@@ -821,6 +870,33 @@ fn classify(e: &wasmtime::Error, limits: &Limits, store: &Store<Data>) -> CallEr
 struct Live {
     store: Store<Data>,
     funcs: Funcs,
+}
+
+impl Live {
+    /// Runs `f` on this instance until `deadline`: directly, or for a component that imports
+    /// WASI with its context brought up to date and on a thread where WASI can block
+    /// ([`wasi::isolated`]).
+    fn run<R: Send>(
+        &mut self,
+        host: &Arc<Mutex<HostState>>,
+        deadline: Instant,
+        f: impl FnOnce(&mut Live) -> R + Send,
+    ) -> R {
+        match self.store.data_mut().wasi.as_mut() {
+            None => f(self),
+            Some(wasi) => {
+                wasi.prepare(host, deadline);
+                let result = wasi::isolated(|| f(self));
+                wasi::flush_partial(&mut lock(host));
+                result
+            }
+        }
+    }
+
+    /// A wait of the last call was cut at its deadline: the call timed out.
+    fn overslept(&self) -> bool {
+        self.store.data().wasi.as_ref().is_some_and(|w| w.overslept)
+    }
 }
 
 /// A live component instance; see [`crate::Instance`].
@@ -889,7 +965,14 @@ impl ComponentInstance {
         live.store
             .set_epoch_deadline(deadline_ticks(limits.max_execution_time));
         live.store.data_mut().memory.refused = None;
-        let result = dispatch(live, op, input);
+        let deadline = Instant::now() + limits.max_execution_time;
+        let mut result = live.run(&self.host, deadline, |live| dispatch(live, op, input));
+        if live.overslept() && Instant::now() >= deadline {
+            // It waited on a clock until its deadline: a timeout whatever it returned after.
+            result = Err(Failure::Call(CallError::Timeout {
+                limit: limits.max_execution_time,
+            }));
+        }
         let logs = std::mem::take(&mut lock(&self.host).logs);
         let result = result.and_then(|envelope| {
             let max = if op == Operation::GetCapabilities {

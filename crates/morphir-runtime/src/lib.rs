@@ -31,6 +31,7 @@ mod module;
 mod names;
 mod stdlib;
 mod validate;
+mod wasi;
 
 pub use context::{HostContext, HttpPolicy, WorkspaceAccess};
 pub use engine::{CallOutput, CompileCache, Runtime, RuntimeConfig};

@@ -118,6 +118,11 @@ pub(crate) struct HostState {
     rng: blake3::OutputReader,
     /// When the running call must end (its `max_execution_time`); bounds blocking host calls.
     pub(crate) deadline: Option<Instant>,
+    /// Counts [`HostState::set_context`] calls: a component's WASI context is rebuilt when it
+    /// moves (`wasi.rs`).
+    pub(crate) generation: u64,
+    /// The partial last line of a WASI component's stdout and stderr (`wasi.rs`).
+    pub(crate) stdio: [Vec<u8>; 2],
 }
 
 impl std::fmt::Debug for HostState {
@@ -148,6 +153,8 @@ impl HostState {
             rng: rng(&context.seed),
             context,
             deadline: None,
+            generation: 0,
+            stdio: [Vec::new(), Vec::new()],
         }
     }
 
@@ -164,6 +171,7 @@ impl HostState {
     pub(crate) fn set_context(&mut self, context: HostContext) {
         self.rng = rng(&context.seed);
         self.context = context;
+        self.generation += 1;
     }
 
     /// Logs a line under the extension's name and keeps it with the call's logs, within the

@@ -462,18 +462,181 @@ fn a_component_of_no_morphir_world_is_refused() {
 }
 
 #[test]
-fn a_component_importing_wasi_is_refused() {
-    let wasi = component_wat(
-        r#"(component
-          (import "wasi:cli/environment@0.2.0" (instance))
-        )"#,
+fn an_import_the_host_does_not_provide_is_refused() {
+    for (import, help) in [
+        ("acme:net/sockets@1.0.0", "may import only"),
+        // WASI, but not the version provided.
+        ("wasi:cli/environment@0.3.0", "only WASI 0.2"),
+    ] {
+        let err = load_err(
+            Protocol::Component,
+            component_wat(&format!("(component (import \"{import}\" (instance)))")),
+        );
+        let Some(LoadError::ComponentImport { name, .. }) = err.load_error() else {
+            panic!("{err}")
+        };
+        assert_eq!(name, import);
+        assert!(err.to_string().contains(help), "{err}");
+    }
+}
+
+// ---- WASI: extensions/wasi-component is built for wasm32-wasip2, so its std imports WASI ----
+
+fn wasi_report(instance: &mut Instance) -> (serde_json::Value, Vec<(LogLevel, String)>) {
+    let out = instance
+        .call(
+            Operation::Transform,
+            &step(
+                Envelope::json(&serde_json::json!({})).unwrap(),
+                serde_json::json!({}),
+            ),
+        )
+        .unwrap();
+    let logs = out
+        .logs
+        .iter()
+        .map(|l| (l.level, l.message.clone()))
+        .collect();
+    (out.envelope.as_json().unwrap(), logs)
+}
+
+fn granted(seed: u8) -> HostContext {
+    let mut context = HostContext::default().with_seed([seed; 32]);
+    context
+        .env
+        .insert("MORPHIR_TEST_VAR".into(), Some("hello".into()));
+    context.env.insert("MORPHIR_UNSET".into(), None);
+    context
+}
+
+#[test]
+fn a_component_importing_wasi_gets_a_context_that_denies_what_is_not_granted() {
+    let module = component("wasi-component", Limits::default());
+    assert_eq!(module.world(), Some("morphir:ext/design-time@0.1.0"));
+    assert!(
+        module
+            .host_imports()
+            .iter()
+            .any(|i| i.starts_with("wasi:cli/environment@0.2.")),
+        "{:?}",
+        module.host_imports()
     );
-    let err = load_err(Protocol::Component, wasi);
-    let Some(LoadError::ComponentImport { name, .. }) = err.load_error() else {
+    let mut instance = module.instantiate().unwrap();
+    instance.set_context(granted(1));
+    let (report, logs) = wasi_report(&mut instance);
+    // Only the granted variable that is set; nothing of the process's environment.
+    assert_eq!(
+        report["env"],
+        serde_json::json!([["MORPHIR_TEST_VAR", "hello"]])
+    );
+    assert_eq!(report["args"], serde_json::json!([]));
+    assert_eq!(report["wall_clock_secs"], 0, "the wall clock is the epoch");
+    for denied in ["read_dir_root", "read_file", "tcp", "dns"] {
+        let seen = report[denied].as_str().unwrap();
+        assert!(seen.starts_with("error"), "{denied}: {seen}");
+    }
+    // stdout and stderr are the step's log lines.
+    assert_eq!(
+        logs,
+        [
+            (
+                LogLevel::Info,
+                "to stdout: hello from wasi-component".to_owned()
+            ),
+            (LogLevel::Warn, "to stderr: careful".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn wasi_random_follows_the_seed() {
+    let module = component("wasi-component", Limits::default());
+    let hash = |seed: u8| {
+        let mut instance = module.instantiate().unwrap();
+        instance.set_context(granted(seed));
+        wasi_report(&mut instance).0["hash"].clone()
+    };
+    assert_eq!(hash(1), hash(1), "the same seed gives the same hash keys");
+    assert_ne!(hash(1), hash(2));
+}
+
+#[test]
+fn a_partial_line_is_logged_at_the_end_of_the_call() {
+    let mut instance = component("wasi-component", Limits::default())
+        .instantiate()
+        .unwrap();
+    let out = instance
+        .call(
+            Operation::Transform,
+            &Envelope::new(content_type::TEXT, "one\r\ntwo").with_kind("print"),
+        )
+        .unwrap();
+    let lines: Vec<&str> = out.logs.iter().map(|l| l.message.as_str()).collect();
+    // `two` has no newline: it waits until the call ends, after the lines printed later.
+    assert_eq!(
+        lines,
+        [
+            "one",
+            "twoto stdout: hello from wasi-component",
+            "to stderr: careful"
+        ]
+    );
+}
+
+#[test]
+fn a_wasi_sleep_past_the_time_limit_is_cut_and_times_out() {
+    let limits = Limits::default().with_max_execution_time(Duration::from_millis(300));
+    let mut instance = component("wasi-component", limits).instantiate().unwrap();
+    let sleep = |instance: &mut Instance, millis: &str| {
+        instance.call(
+            Operation::Transform,
+            &Envelope::new(content_type::TEXT, millis).with_kind("sleep"),
+        )
+    };
+    sleep(&mut instance, "10").unwrap();
+    let started = std::time::Instant::now();
+    let err = sleep(&mut instance, "600000").unwrap_err();
+    assert!(
+        matches!(err.call_error(), Some(CallError::Timeout { .. })),
+        "{err}"
+    );
+    // Not ten minutes: the wait ended at the deadline (the bound is loose for busy machines).
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(instance.discarded(), 1);
+    sleep(&mut instance, "10").unwrap();
+}
+
+#[test]
+fn a_wasi_exit_is_a_trap_that_discards_the_instance() {
+    let mut instance = component("wasi-component", Limits::default())
+        .instantiate()
+        .unwrap();
+    let err = instance
+        .call(Operation::Transform, &Envelope::empty().with_kind("exit"))
+        .unwrap_err();
+    let Some(CallError::Trap(msg)) = err.call_error() else {
         panic!("{err}")
     };
-    assert_eq!(name, "wasi:cli/environment@0.2.0");
-    assert!(err.to_string().contains("no WASI is provided"), "{err}");
+    // `exit(3)`: WASI 0.2's `exit` carries only success or failure.
+    assert_eq!(msg, "the component called WASI exit with status 1");
+    assert_eq!(instance.discarded(), 1);
+    wasi_report(&mut instance);
+}
+
+#[test]
+fn a_wasi_component_runs_on_a_thread_inside_an_async_runtime() {
+    // Actors call extensions on threads that are inside a tokio runtime, where wasmtime-wasi's
+    // blocking host functions would panic if called directly.
+    let mut instance = component("wasi-component", Limits::default())
+        .instantiate()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (report, logs) = runtime.block_on(async { wasi_report(&mut instance) });
+    assert_eq!(report["wall_clock_secs"], 0);
+    assert_eq!(logs.len(), 2);
 }
 
 #[test]

@@ -255,7 +255,10 @@ backends = [{{ extension = "report", output = "out" }}]
     let out = build();
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&p.read("out/report.json")).unwrap();
-    assert_eq!(report["env"], serde_json::json!([["MORPHIR_E2E_GRANTED", "yes"]]));
+    assert_eq!(
+        report["env"],
+        serde_json::json!([["MORPHIR_E2E_GRANTED", "yes"]])
+    );
     assert_eq!(report["wall_clock_secs"], 0);
     for denied in ["read_dir_root", "read_file", "tcp", "dns"] {
         let seen = report[denied].as_str().unwrap();

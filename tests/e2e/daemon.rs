@@ -871,6 +871,55 @@ fn a_tea_session_lives_in_the_daemon_across_invocations() {
     assert_eq!(rt.status()["sessions"], serde_json::json!([]));
 }
 
+/// The example component program (`tally-component`, world `morphir:ext/extension`) in a daemon
+/// session: nothing above the runtime knows it is a component.
+#[test]
+fn a_component_program_lives_in_a_daemon_session() {
+    let rt = Runtime::new();
+    let _daemon = rt.start();
+    let p = Project::new(&format!(
+        r#"
+[project]
+name = "tally"
+
+[[extensions]]
+name = "tally"
+protocol = "component"
+source = {{ type = "wasm-component", path = "{}" }}
+"#,
+        morphir_tests::guest("tally-component")
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+    ));
+    let out = rt.run(p.path(), &["session", "start", "tally"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_owned();
+    for words in ["red green", "green"] {
+        let message = serde_json::json!({ "add": words }).to_string();
+        let out = rt.run(p.path(), &["session", "send", &id, &message]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = rt.run(p.path(), &["session", "poll", &id, "--wait", "30s"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let counts: Vec<serde_json::Value> = json_lines(&out)
+        .iter()
+        .map(|l| l["output"]["content"]["counts"].clone())
+        .collect();
+    assert_eq!(
+        counts.last(),
+        Some(&serde_json::json!({"green": 2, "red": 1})),
+        "{counts:?}"
+    );
+    let out = rt.run(p.path(), &["session", "stop", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(
+        lines.last().unwrap()["model"]["counts"],
+        serde_json::json!({"green": 2, "red": 1})
+    );
+}
+
 #[test]
 fn session_commands_without_a_daemon_say_so_and_a_bad_message_is_refused() {
     let rt = Runtime::new();

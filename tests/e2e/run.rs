@@ -320,3 +320,62 @@ fn an_unknown_extension_name_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did you mean `ir-eval`?"), "{stderr}");
 }
+
+/// The example component program (world `morphir:ext/extension`, seed 001's TEA world).
+fn tally_config() -> String {
+    format!(
+        r#"
+[project]
+name = "tally"
+
+[[extensions]]
+name = "tally"
+protocol = "component"
+source = {{ type = "wasm-component", path = "{}" }}
+config = {{ ignore = ["the"] }}
+permissions = {{ env = ["XDG_CACHE_HOME"], max_execution_time = "5s" }}
+"#,
+        guest("tally-component")
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+    )
+}
+
+#[test]
+fn a_component_program_runs_with_commands_subscriptions_and_runtime_imports() {
+    let p = Project::new(&tally_config());
+    let mut run = Run::start(p.path(), &["tally"]);
+    // `the` is ignored: the flags default to the extension's config.
+    run.send(&json!({"add": "The cat and the hat"}));
+    assert_eq!(
+        run.output(),
+        json!({"counts": {"and": 1, "cat": 1, "hat": 1}})
+    );
+    // A delay command, then a timer subscription that ends after two ticks.
+    run.send(&json!({"add": "cat", "after": 50}));
+    assert_eq!(
+        run.output(),
+        json!({"counts": {"and": 1, "cat": 2, "hat": 1}})
+    );
+    run.send(&json!({"every": 30, "times": 2}));
+    assert_eq!(run.output(), json!({"tick": 1}));
+    assert_eq!(run.output(), json!({"tick": 2}));
+    // The runtime import `get-env-var`, under permissions.env.
+    run.send(&json!({"env": "XDG_CACHE_HOME"}));
+    let granted = run.output();
+    assert!(
+        granted["value"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('/')),
+        "{granted}"
+    );
+    run.send(&json!({"env": "PATH"}));
+    assert_eq!(run.output(), json!({"env": "PATH", "value": null}));
+    let (model, code, stderr) = run.finish();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(model["counts"], json!({"and": 1, "cat": 2, "hat": 1}));
+    assert_eq!(model["ticks"], 2);
+    assert_eq!(model.get("timer"), None, "the subscription ended");
+    assert!(stderr.contains("PATH"), "the refusal is logged: {stderr}");
+}

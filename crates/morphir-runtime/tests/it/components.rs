@@ -64,6 +64,18 @@ fn both_worlds_load_with_their_capabilities() {
         )
     );
     assert!(!ext.implements(Operation::Transform));
+
+    let program = component("tally-component", Limits::default());
+    assert_eq!(program.world(), Some("morphir:ext/extension@0.1.0"));
+    assert_eq!(
+        program.operations().collect::<Vec<_>>(),
+        [
+            Operation::GetCapabilities,
+            Operation::Init,
+            Operation::Update,
+            Operation::Subscriptions
+        ]
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Call latency and instantiation cost of the runtime alone (no actors), for a core module
 //! (`echo`, through Extism) and for a component (`echo-component`, the same behaviour through
-//! wasmtime's component API), side by side.
+//! wasmtime's component API), side by side; and the cost of a component that imports WASI
+//! (`wasi-component`), called from a plain thread and from inside an async runtime (where each
+//! call moves to a thread of its own, `wasi.rs`).
 //!
 //! Run with `cargo bench -p morphir-runtime`; the guests are built first by
 //! `scripts/build-extensions`. Figures are recorded in BENCHMARKS.md.
@@ -61,6 +63,39 @@ fn calls(c: &mut Criterion) {
     group.finish();
 }
 
+fn wasi_calls(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(CompileCache::Directory(dir.path().to_owned()));
+    let name = "wasi-component";
+    let module = rt
+        .load_as(
+            Protocol::Component,
+            name,
+            guest_bytes(name),
+            Limits::default(),
+        )
+        .unwrap();
+    let mut instance = module.instantiate().unwrap();
+    let header = Envelope::new("application/json", Vec::new())
+        .with_kind("echo")
+        .encoded_len();
+    let input = Envelope::new("application/json", vec![b'x'; 100 - header]).with_kind("echo");
+    let mut group = c.benchmark_group("call");
+    group.throughput(Throughput::Bytes(100));
+    group.bench_function("echo-transform-component-wasi/100", |b| {
+        b.iter(|| instance.call(Operation::Transform, &input).unwrap());
+    });
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    group.bench_function("echo-transform-component-wasi-in-async-runtime/100", |b| {
+        tokio.block_on(async {
+            b.iter(|| instance.call(Operation::Transform, &input).unwrap());
+        });
+    });
+    group.finish();
+}
+
 fn startup(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let cached = runtime(CompileCache::Directory(dir.path().to_owned()));
@@ -93,5 +128,5 @@ fn startup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, startup);
+criterion_group!(benches, calls, wasi_calls, startup);
 criterion_main!(benches);

@@ -459,7 +459,7 @@ async fn run_build(
 ) -> Result<(), Error> {
     shared.active.fetch_add(1, Ordering::Relaxed);
     shared.builds.fetch_add(1, Ordering::Relaxed);
-    let _active = ActiveBuild(shared);
+    let active = ActiveBuild(shared);
     let relativize = Arc::new(Relativize::new(&request));
     let (events_tx, mut events) = mpsc::unbounded_channel::<Response>();
     let events_tx_log = events_tx.clone();
@@ -549,6 +549,9 @@ async fn run_build(
         },
     };
     shared.pools.enforce_idle_cap();
+    // The build is over before its client hears so: a `daemon status` the client sends next
+    // must not count it as active.
+    drop(active);
     if client_gone {
         return Ok(());
     }

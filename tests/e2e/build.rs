@@ -211,20 +211,10 @@ fn explain_names_what_changed() {
 }
 
 #[test]
-fn a_corrupted_cache_blob_is_detected_rerun_and_repaired() {
+fn a_corrupted_cache_entry_is_detected_rerun_and_repaired() {
     let p = docs_project();
     assert!(p.build_json(&[]).0.status.success());
-    let blobs = p.path().join("cache/v1/blobs");
-    let mut corrupted = 0;
-    for shard in std::fs::read_dir(&blobs).unwrap().flatten() {
-        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            let mut bytes = std::fs::read(blob.path()).unwrap();
-            let last = bytes.len() - 1;
-            bytes[last] ^= 0xff;
-            std::fs::write(blob.path(), bytes).unwrap();
-            corrupted += 1;
-        }
-    }
+    let corrupted = morphir_tests::corrupt_cache_entries(p.path());
     assert!(corrupted >= 6, "{corrupted}");
     let before = p.tree("out");
     let (out, summary) = p.build_json(&[]);

@@ -234,18 +234,6 @@ fn summary(out: &Output) -> serde_json::Value {
     v
 }
 
-fn corrupt_blobs(p: &Project) {
-    let blobs = p.path().join("cache/v1/blobs");
-    for shard in std::fs::read_dir(&blobs).unwrap().flatten() {
-        for blob in std::fs::read_dir(shard.path()).unwrap().flatten() {
-            let mut bytes = std::fs::read(blob.path()).unwrap();
-            let last = bytes.len() - 1;
-            bytes[last] ^= 0xff;
-            std::fs::write(blob.path(), bytes).unwrap();
-        }
-    }
-}
-
 /// Builds `here` in process and `there` through the daemon, and checks that exit code,
 /// `--json`, stderr (but times) and outputs are the same. Returns stderr.
 fn same_build(rt: &Runtime, here: &Project, there: &Project, round: usize) -> String {
@@ -286,8 +274,8 @@ fn builds_through_the_daemon_match_builds_in_process() {
         same_build(&rt, &here, &there, round);
     }
     // The daemon's own warnings reach the client: every cache entry corrupt, repaired.
-    corrupt_blobs(&here);
-    corrupt_blobs(&there);
+    morphir_tests::corrupt_cache_entries(here.path());
+    morphir_tests::corrupt_cache_entries(there.path());
     let err = same_build(&rt, &here, &there, 4);
     assert!(
         err.contains("WARN morphir_build::scheduler: cache entry of"),

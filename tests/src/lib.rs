@@ -234,3 +234,24 @@ pub fn steps_with(summary: &serde_json::Value, status: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Flips the last byte of every cache entry under `cache/v1` (action records, and blobs for
+/// outputs too large to live in their record): every entry becomes corrupt. Returns how many.
+pub fn corrupt_cache_entries(project: &Path) -> usize {
+    let mut corrupted = 0;
+    for kind in ["actions", "blobs"] {
+        let Ok(shards) = std::fs::read_dir(project.join("cache/v1").join(kind)) else {
+            continue;
+        };
+        for shard in shards.flatten() {
+            for entry in std::fs::read_dir(shard.path()).unwrap().flatten() {
+                let mut bytes = std::fs::read(entry.path()).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 0xff;
+                std::fs::write(entry.path(), bytes).unwrap();
+                corrupted += 1;
+            }
+        }
+    }
+    corrupted
+}

@@ -22,6 +22,7 @@ mod interrupt;
 mod outputs;
 mod report;
 mod scheduler;
+mod stamps;
 
 pub use error::BuildError;
 pub use events::{Event, EventSink};

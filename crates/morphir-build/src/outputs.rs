@@ -11,7 +11,10 @@
 //!   step's outputs are complete or absent. (A rename failing part-way, which needs the
 //!   directory to change under the build, can still leave some files renamed; the step fails
 //!   and caches nothing.)
-//! * a file whose bytes are already right is not rewritten (a cached build touches nothing);
+//! * a file whose bytes are already right is not rewritten (a cached build touches nothing).
+//!   In a build, the cache keeps per file the blake3 of what is there and the file's identity
+//!   (`stamps.rs`): when they match, nothing is read (two system calls for a one-file backend
+//!   instead of thirteen);
 //! * files the backend produced last time but not this time are removed. What the backend
 //!   produced is recorded in [`OUTPUT_MANIFEST`] inside the directory; files the backend never
 //!   produced are left alone.
@@ -22,6 +25,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use morphir_envelope::FileBundle;
+
+use crate::stamps::OutputStamps;
 
 /// The record of what the backend wrote, kept in its output directory.
 pub const OUTPUT_MANIFEST: &str = ".morphir-outputs.json";
@@ -159,6 +164,40 @@ fn remove_dead_temps(dir: &Path) {
 
 /// Writes `bundle` into `dir` under the rules of the module docs.
 pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
+    write_outputs_with(dir, bundle, None)
+}
+
+/// [`write_outputs`], skipping every read when `stamps` vouch that `dir` already holds
+/// `bundle`, and recording in them what it leaves there (`stamps.rs`).
+pub(crate) fn write_outputs_with(
+    dir: &Path,
+    bundle: &FileBundle,
+    stamps: Option<&OutputStamps>,
+) -> io::Result<()> {
+    let mut paths: Vec<&String> = bundle.files.iter().map(|f| &f.path).collect();
+    paths.sort();
+    let manifest = serde_json::to_vec_pretty(&paths).map_err(io::Error::other)?;
+    let files = || {
+        bundle
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.content.as_slice()))
+            .chain([(OUTPUT_MANIFEST, manifest.as_slice())])
+    };
+    if let Some(stamps) = stamps
+        && stamps.hold(dir, files())
+    {
+        return Ok(());
+    }
+    write_checked(dir, bundle, &manifest)?;
+    if let Some(stamps) = stamps {
+        stamps.record(dir, files());
+    }
+    Ok(())
+}
+
+/// The full path of [`write_outputs`]: every check made, every file compared.
+fn write_checked(dir: &Path, bundle: &FileBundle, text: &[u8]) -> io::Result<()> {
     let mut staged = Staged::default();
     // One stat in the common case (a rebuild), not create_dir_all's mkdir and stat.
     if let Some(parent) = dir.parent().filter(|p| !p.is_dir()) {
@@ -229,9 +268,7 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
     staged.commit()?;
     let manifest_path = dir.join(OUTPUT_MANIFEST);
     let previous_bytes = fs::read(&manifest_path).ok();
-    let list: Vec<&String> = written.iter().collect();
-    let text = serde_json::to_vec_pretty(&list).map_err(io::Error::other)?;
-    let manifest_same = previous_bytes.as_deref() == Some(text.as_slice());
+    let manifest_same = previous_bytes.as_deref() == Some(text);
     if !wrote && manifest_same {
         // Nothing to write, nothing to remove: the directory already holds exactly this
         // bundle (a cached rebuild). A temporary file of a killed build can only be here if
@@ -256,7 +293,7 @@ pub fn write_outputs(dir: &Path, bundle: &FileBundle) -> io::Result<()> {
     if manifest_same {
         return Ok(());
     }
-    write_atomic(&manifest_path, &text)
+    write_atomic(&manifest_path, text)
 }
 
 /// Removes the files of `previous` (the last manifest) that this bundle (`written`) no longer
@@ -345,6 +382,19 @@ fn remove_empty_parents(dir: &Path, file: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifest_of_plain_paths_is_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        fs::create_dir_all(&out).unwrap();
+        fs::write(out.join("old.txt"), "x").unwrap();
+        // What morphir wrote before it kept hashes: the stale file is still removed.
+        fs::write(out.join(OUTPUT_MANIFEST), r#"["old.txt"]"#).unwrap();
+        write_outputs(&out, &FileBundle::new().with_file("new.txt", "y")).unwrap();
+        assert!(!out.join("old.txt").exists());
+        assert_eq!(fs::read_to_string(out.join("new.txt")).unwrap(), "y");
+    }
 
     #[test]
     fn writes_replaces_and_prunes() {

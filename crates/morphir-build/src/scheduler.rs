@@ -75,6 +75,8 @@ struct Scheduler {
     config: Arc<Config>,
     graph: Arc<StepGraph>,
     store: Store,
+    /// What earlier builds left in the output directories (`stamps.rs`).
+    stamps: crate::stamps::OutputStamps,
     extensions: BTreeMap<String, Arc<BuildExtension>>,
     runtime: Runtime,
     options: BuildOptions,
@@ -218,10 +220,17 @@ pub async fn build_with(
         .flat_map(|t| t.backends.iter().map(|b| b.output_dir.clone()))
         .collect();
     excluded.insert(options.cache_dir.clone());
+    let stamps = crate::stamps::OutputStamps::load(
+        store
+            .root()
+            .join(format!("v{}", morphir_cache::CACHE_FORMAT_VERSION))
+            .join(crate::stamps::STAMPS_FILE),
+    );
     let mut scheduler = Scheduler {
         config,
         graph,
         store,
+        stamps,
         extensions: prepared,
         runtime,
         options,
@@ -238,6 +247,10 @@ pub async fn build_with(
     if let Err(e) = scheduler.store.flush_last_runs() {
         // Only `--explain`'s shortcut: the next build takes the long way and writes it again.
         tracing::debug!("cannot write the last-run index: {e}");
+    }
+    if let Err(e) = scheduler.stamps.save() {
+        // Only a shortcut too: the next build compares the output files' bytes.
+        tracing::debug!("cannot write the output stamps: {e}");
     }
     // Uploads went on in the background; the build is done when they are.
     let remote = match &scheduler.options.remote {
@@ -289,24 +302,27 @@ impl Scheduler {
         // Warnings said while preparing belong to this build (the daemon routes them to the
         // client by span), on whichever thread they are said.
         let span = tracing::Span::current();
-        std::thread::scope(|scope| {
-            let mut chunks = batch.chunks(chunk);
-            let first = chunks.next().unwrap_or_default();
-            let others: Vec<_> = chunks
-                .map(|part| {
-                    let span = span.clone();
-                    scope.spawn(move || {
-                        let _entered = span.enter();
-                        part.iter().map(|&i| self.prepare(i)).collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            let mut out: Vec<Prepared> = first.iter().map(|&i| self.prepare(i)).collect();
-            for other in others {
-                out.extend(other.join().expect("preparing a step does not panic"));
+        // This thread prepares the first chunk, rayon's pool (threads that live as long as the
+        // process) the others: a scoped thread per batch cost a thread creation and exit each
+        // time (about 30 per fully cached 1,000-step build). Chunks are put back in order, so
+        // output stays deterministic.
+        let mut parts: Vec<Vec<Prepared>> = Vec::new();
+        parts.resize_with(batch.len().div_ceil(chunk), Vec::new);
+        rayon::in_place_scope(|scope| {
+            let mut slots = parts.iter_mut().zip(batch.chunks(chunk));
+            let first = slots.next();
+            for (slot, part) in slots {
+                let span = &span;
+                scope.spawn(move |_| {
+                    let _entered = span.enter();
+                    *slot = part.iter().map(|&i| self.prepare(i)).collect();
+                });
             }
-            out
-        })
+            if let Some((slot, part)) = first {
+                *slot = part.iter().map(|&i| self.prepare(i)).collect();
+            }
+        });
+        parts.into_iter().flatten().collect()
     }
 
     async fn run(&mut self) -> (Vec<StepReport>, bool) {
@@ -565,8 +581,9 @@ impl Scheduler {
                             );
                         }
                     };
-                    key.input_file(&rel, &Digest::of(&bytes));
-                    readable.insert(rel.clone(), Some(*blake3::hash(&bytes).as_bytes()));
+                    let digest = Digest::of(&bytes);
+                    key.input_file(&rel, &digest);
+                    readable.insert(rel.clone(), Some(*digest.as_bytes()));
                     bundle.push(rel, bytes);
                 }
                 let mut request =
@@ -579,17 +596,18 @@ impl Scheduler {
                     key.upstream(&upstream.id, &output);
                     request = request.with_dependency(upstream.task.clone(), output);
                 }
-                request
+                Some(request)
             }
             StepKind::Transform(_) | StepKind::Backend(_) => {
                 let Some(&prev) = self.graph.dependencies(index).first() else {
                     return Self::fail(report, format!("step `{}` has no input step", step.id));
                 };
                 let output = self.outputs[prev.index()]
-                    .clone()
+                    .as_ref()
                     .expect("dependencies are done");
-                key.upstream(&self.graph.step(prev).id, &output);
-                StepRequest::new(output).with_config(ext_ref.config.clone())
+                key.upstream(&self.graph.step(prev).id, output);
+                // Made only on a miss: a hit needs the key, not a copy of the input.
+                None
             }
         };
         let (key, manifest) = match key.finish() {
@@ -598,7 +616,6 @@ impl Scheduler {
         };
         let mut report = report;
         report.key = Some(key.to_hex());
-        let context = crate::grants::context(&extension, env_view, &key, &task.dir, readable);
         let http_cacheable = crate::grants::http_cacheable(&extension, task.cache_http);
         let use_cache = task.cache && http_cacheable && !self.options.no_cache;
 
@@ -634,6 +651,14 @@ impl Scheduler {
                 ),
             }
         }
+        let request = request.unwrap_or_else(|| {
+            let prev = self.graph.dependencies(index)[0];
+            let output = self.outputs[prev.index()]
+                .clone()
+                .expect("dependencies are done");
+            StepRequest::new(output).with_config(ext_ref.config.clone())
+        });
+        let context = crate::grants::context(&extension, env_view, &key, &task.dir, readable);
         if self.options.explain {
             report.changes = Some(if http_cacheable {
                 self.explain(&step.id, &manifest, task.cache)
@@ -750,7 +775,7 @@ impl Scheduler {
                 ));
             }
         };
-        crate::write_outputs(&backend.output_dir, &bundle)
+        crate::outputs::write_outputs_with(&backend.output_dir, &bundle, Some(&self.stamps))
             .err()
             .map(|e| {
                 format!(

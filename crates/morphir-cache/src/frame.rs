@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! offset  size  field
-//!  0       4    magic: "MCAR" (action record), "MCLR" (last run of a step) or "MCLI" (the
-//!               last-run index)
+//!  0       4    magic: "MCAR" (action record), "MCAI" (action record with inline outputs),
+//!               "MCLR" (last run of a step) or "MCLI" (the last-run index)
 //!  4       4    CACHE_FORMAT_VERSION, u32 LE
 //!  8       8    body length n, u64 LE
-//! 16       n    body: UTF-8 JSON (the index: 64-byte binary pairs)
+//! 16       n    body: UTF-8 JSON (MCAI: JSON length u64 LE, JSON, then the inline outputs;
+//!               the index: 64-byte binary pairs)
 //! 16+n    32    blake3 of bytes [0, 16+n)
 //! ```
 //!
@@ -16,6 +17,7 @@
 use crate::CACHE_FORMAT_VERSION;
 
 pub(crate) const RECORD_MAGIC: [u8; 4] = *b"MCAR";
+pub(crate) const RECORD_INLINE_MAGIC: [u8; 4] = *b"MCAI";
 pub(crate) const LAST_RUN_MAGIC: [u8; 4] = *b"MCLR";
 pub(crate) const LAST_RUN_INDEX_MAGIC: [u8; 4] = *b"MCLI";
 
@@ -46,6 +48,11 @@ pub(crate) fn encode(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
     let sum = blake3::hash(&out);
     out.extend_from_slice(sum.as_bytes());
     out
+}
+
+/// The magic of a frame, unchecked (for a reader that accepts more than one).
+pub(crate) fn magic(bytes: &[u8]) -> Option<[u8; 4]> {
+    bytes.get(..4).map(|m| m.try_into().expect("4 bytes"))
 }
 
 /// The body of a frame, after checking length, magic, version and checksum.

@@ -51,7 +51,9 @@ pub use key::{CACHE_FORMAT_VERSION, Change, ChangeKind, Component, KeyBuilder, K
 pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
 pub use remote::{BoxFuture, RemoteCache, RemoteHit, RemoteSummary};
-pub use store::{Corruption, Durability, Hit, Lookup, Store, StoreOptions, decode_record};
+pub use store::{
+    Corruption, Durability, Hit, INLINE_MAX, Lookup, Store, StoreOptions, decode_record,
+};
 
 /// The directory under the cache root where the build remembers each extension module's
 /// capabilities, one `<blake3 of the module>.json` per module, so a fully cached build compiles

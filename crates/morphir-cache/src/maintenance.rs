@@ -232,7 +232,7 @@ fn expired(e: &Entry, now: SystemTime, options: &PruneOptions) -> bool {
 }
 
 /// Reads every record: removes those that fail verification or name a missing blob, and
-/// those older than `max_age`. Returns the rest with their output digests.
+/// those older than `max_age`. Returns the rest with the digests of their blob outputs.
 fn live_records(
     records: Vec<(Key, Entry)>,
     blobs: &HashMap<Digest, Entry>,
@@ -243,9 +243,18 @@ fn live_records(
     let mut live = Vec::new();
     for (key, e) in records {
         let outputs = match fs::read(&e.path) {
+            // The blobs it needs: its outputs not stored inline.
             Ok(bytes) => parse_record(&key, &bytes)
                 .ok()
-                .map(|r| r.outputs)
+                .map(|(record, inline)| {
+                    record
+                        .outputs
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| inline.get(*i).copied().flatten().is_none())
+                        .map(|(_, d)| *d)
+                        .collect::<Vec<_>>()
+                })
                 .filter(|outputs| outputs.iter().all(|d| blobs.contains_key(d))),
             Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
             Err(err) => return Err(io_err("read", &e.path)(err)),

@@ -48,8 +48,14 @@ pub struct ActionRecord {
     pub key: Key,
     /// The step that produced it.
     pub step_id: String,
-    /// Blob digests of the encoded output envelopes, in order.
+    /// Digests of the encoded output envelopes, in order: the names of their blobs, or of the
+    /// bytes stored inside the record (see `inline`).
     pub outputs: Vec<Digest>,
+    /// Per output, the length of its encoded envelope when it is stored inside the record file
+    /// (after the JSON, in order), or 0 when it is a blob. Empty: every output is a blob.
+    /// Small outputs live inline so a hit reads one file, not two.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline: Vec<u64>,
     /// What the step logged.
     pub logs: Vec<LogLine>,
     /// The key's components, for `--explain`.

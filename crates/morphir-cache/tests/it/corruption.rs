@@ -175,3 +175,48 @@ fn a_stray_temp_file_is_never_read() {
     fs::write(rec.with_file_name(".tmp-deadbeef"), &b[..b.len() / 2]).unwrap();
     assert!(s.get(&key).unwrap().is_some());
 }
+
+/// A record holding its output inline: a flipped bit anywhere, inline bytes included, or a cut
+/// anywhere, is refused and the record removed; the next put hits again.
+#[test]
+fn damaged_inline_record() {
+    let (_d, s) = store();
+    let (key, manifest) = crate::key_for("s", b"c");
+    let outputs = [crate::small_output_for("s", b"c")];
+    let put = |s: &Store| {
+        s.put(
+            &key,
+            &morphir_cache::NewAction {
+                step_id: "s",
+                manifest: &manifest,
+                outputs: &outputs,
+                logs: &[],
+                executor_version: "0.1.0",
+            },
+        )
+        .unwrap();
+    };
+    put(&s);
+    let good = fs::read(s.record_path(&key)).unwrap();
+    let damaged = (0..good.len())
+        .step_by(7)
+        .map(|i| {
+            let mut b = good.clone();
+            b[i] ^= 0x04;
+            b
+        })
+        .chain([good[..good.len() - 40].to_vec(), good[..20].to_vec()]);
+    for bytes in damaged {
+        fs::write(s.record_path(&key), &bytes).unwrap();
+        assert!(
+            matches!(
+                s.lookup(&key).unwrap(),
+                Lookup::Corrupt(Corruption::Record(_))
+            ),
+            "damage served"
+        );
+        assert!(!s.record_path(&key).exists(), "bad record kept");
+        put(&s);
+        assert_eq!(s.get(&key).unwrap().unwrap().outputs, outputs);
+    }
+}

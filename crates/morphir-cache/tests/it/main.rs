@@ -33,8 +33,17 @@ pub(crate) fn key_for(step: &str, content: &[u8]) -> (Key, KeyManifest) {
         .unwrap()
 }
 
-/// The output a deterministic fake step produces for `step`/`content`.
+/// The output a deterministic fake step produces for `step`/`content`: larger than
+/// [`morphir_cache::INLINE_MAX`], so it is stored as a blob (the blob tests need one);
+/// [`small_output_for`] is stored inside its record.
 pub(crate) fn output_for(step: &str, content: &[u8]) -> Envelope {
+    let mut out = small_output_for(step, content);
+    out.content.resize(morphir_cache::INLINE_MAX + 1, b'.');
+    out
+}
+
+/// A fake step's output small enough to be stored inside its action record.
+pub(crate) fn small_output_for(step: &str, content: &[u8]) -> Envelope {
     let mut body = step.as_bytes().to_vec();
     body.extend_from_slice(b" <- ");
     body.extend_from_slice(content);

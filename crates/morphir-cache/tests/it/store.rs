@@ -20,7 +20,11 @@ fn round_trip() {
             session_id: "build-1".into(),
             kind: Some("result".into()),
         }),
-        Envelope::new("application/octet-stream", vec![0u8, 255, 1, 2]),
+        // Larger than INLINE_MAX: a blob; the other two live inside the record.
+        Envelope::new(
+            "application/octet-stream",
+            vec![7u8; morphir_cache::INLINE_MAX + 1],
+        ),
         Envelope::empty(),
     ];
     let logs = [
@@ -48,10 +52,19 @@ fn round_trip() {
     assert_eq!(hit.record.executor_version, "0.1.0");
     assert_eq!(hit.record.outputs.len(), 3);
     assert!(hit.record.created_at() <= std::time::SystemTime::now());
-    // Every output is a verified blob.
+    // Every output is named by its digest; the large one is a verified blob.
     for (d, env) in hit.record.outputs.iter().zip(&outputs) {
-        assert_eq!(store.get_blob(d).unwrap().unwrap(), env.encode());
+        assert_eq!(*d, Digest::of(&env.encode()));
     }
+    assert_eq!(
+        store.get_blob(&hit.record.outputs[1]).unwrap().unwrap(),
+        outputs[1].encode()
+    );
+    let small = |e: &Envelope| e.encode().len() as u64;
+    assert_eq!(
+        hit.record.inline,
+        [small(&outputs[0]), 0, small(&outputs[2])]
+    );
     let stats = store.stats().unwrap();
     assert_eq!(
         (
@@ -60,7 +73,7 @@ fn round_trip() {
             stats.last_runs,
             stats.temp_files
         ),
-        (1, 3, 1, 0)
+        (1, 1, 1, 0)
     );
     assert_eq!(
         stats.total_bytes,
@@ -221,4 +234,37 @@ fn reopening_finds_the_entries() {
     let key = put_step(&Store::open(dir.path()).unwrap(), "s", b"x");
     let again = Store::open(dir.path()).unwrap();
     assert!(again.get(&key).unwrap().is_some());
+}
+
+#[test]
+fn small_outputs_live_inside_their_record() {
+    let (_dir, store) = store();
+    let (key, manifest) = key_for("small", b"1");
+    let outputs = [crate::small_output_for("small", b"1")];
+    store
+        .put(
+            &key,
+            &NewAction {
+                step_id: "small",
+                manifest: &manifest,
+                outputs: &outputs,
+                logs: &[],
+                executor_version: "0.1.0",
+            },
+        )
+        .unwrap();
+    assert_eq!(store.stats().unwrap().blobs, 0, "no blob written");
+    let bytes = std::fs::read(store.record_path(&key)).unwrap();
+    assert_eq!(&bytes[..4], b"MCAI");
+    let hit = store.get(&key).unwrap().expect("hit from the record alone");
+    assert_eq!(hit.outputs, outputs);
+    // The full check verifies each inline output against its digest.
+    let record = morphir_cache::decode_record(&key, &bytes).unwrap();
+    assert_eq!(record.outputs, [Digest::of(&outputs[0].encode())]);
+    // Prune keeps it: it needs no blob.
+    let report = store
+        .prune(&morphir_cache::PruneOptions::new(None, None))
+        .unwrap();
+    assert_eq!(report.corrupt_removed, 0, "{report:?}");
+    assert!(store.get(&key).unwrap().is_some());
 }

@@ -298,6 +298,11 @@ pub(crate) fn exit_code(report: &BuildReport) -> ExitCode {
 pub(crate) struct Progress {
     verbose: u8,
     bars: Option<Bars>,
+    /// Without bars: lines of cached steps not yet written. A fully cached build writes them
+    /// in a few large writes instead of one per step (a thousand system calls on the
+    /// scheduler's thread); anything else, a step starting (the build may now wait) and the
+    /// end of the build write them out first, so nothing shows late or out of order.
+    pending: Mutex<Vec<u8>>,
 }
 
 struct Bars {
@@ -325,14 +330,39 @@ impl Progress {
                 counts: Mutex::new([0; 3]),
             }
         });
-        Self { verbose, bars }
+        Self {
+            verbose,
+            bars,
+            pending: Mutex::new(Vec::new()),
+        }
     }
 
     fn line(&self, text: &str) {
-        match &self.bars {
-            Some(bars) => bars.multi.suspend(|| eprintln_locked(text)),
-            None => eprintln_locked(text),
+        if let Some(bars) = &self.bars {
+            bars.multi.suspend(|| eprintln_locked(text));
+        } else {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.extend_from_slice(text.as_bytes());
+            pending.push(b'\n');
+            write_stderr(&mut pending);
         }
+    }
+
+    /// A line that may wait for the next write (see `pending`).
+    fn deferred_line(&self, text: &str) {
+        if self.bars.is_some() {
+            return self.line(text);
+        }
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.extend_from_slice(text.as_bytes());
+        pending.push(b'\n');
+        if pending.len() >= PENDING_MAX {
+            write_stderr(&mut pending);
+        }
+    }
+
+    fn flush(&self) {
+        write_stderr(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// A message of a build on the daemon.
@@ -356,6 +386,7 @@ impl Progress {
                 }
             }
             Event::Started { step } => {
+                self.flush();
                 if let Some(bars) = &self.bars {
                     let bar = bars.multi.add(ProgressBar::new_spinner());
                     bar.set_style(
@@ -404,7 +435,11 @@ impl Progress {
                     (other, _) => format!("  {:<9} {step}", other.as_str()),
                 };
                 // On a terminal the bars show cached steps; failures are always printed.
-                if self.bars.is_none() || *status == StepStatus::Failed || self.verbose > 0 {
+                if *status == StepStatus::Cached {
+                    if self.bars.is_none() || self.verbose > 0 {
+                        self.deferred_line(&text);
+                    }
+                } else if self.bars.is_none() || *status == StepStatus::Failed || self.verbose > 0 {
                     self.line(&text);
                 }
             }
@@ -430,10 +465,29 @@ impl Progress {
     }
 
     pub(crate) fn done(&self) {
+        self.flush();
         if let Some(bars) = &self.bars {
             bars.total.finish_and_clear();
             let _ = bars.multi.clear();
         }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        // A build that ended in an error never reached `done`.
+        self.flush();
+    }
+}
+
+/// Deferred progress written in writes of about this size.
+const PENDING_MAX: usize = 32 << 10;
+
+/// Writes out and empties `pending`.
+fn write_stderr(pending: &mut Vec<u8>) {
+    if !pending.is_empty() {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), pending);
+        pending.clear();
     }
 }
 

@@ -80,6 +80,9 @@ struct Stamped {
 
 type Dirs = HashMap<String, Vec<Stamped>>;
 
+/// Saves made by this process, for unique temporary names.
+static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The stamps of one build; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct OutputStamps {
@@ -160,28 +163,40 @@ impl OutputStamps {
             .insert(key(dir), stamped);
     }
 
-    /// Writes the stamps back when this build changed them (temporary file and rename: a
-    /// reader sees the old file or the new one). Directories this build did not touch keep
-    /// their stamps.
+    /// Writes the stamps back when this build changed them: onto the file as it is now (another
+    /// build may have saved since this one loaded it), dropping directories that no longer
+    /// exist; through a temporary file and a rename, so a reader sees the old file or the new
+    /// one. Two builds saving at once: the last rename wins, and the other's directories are
+    /// compared byte by byte next time (slower, never wrong).
     pub(crate) fn save(&self) -> std::io::Result<()> {
         let Some(file) = &self.file else {
             return Ok(());
         };
         let after = std::mem::take(&mut *self.after.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut dirs = self.before.clone();
-        let mut changed = false;
+        if after
+            .iter()
+            .all(|(dir, stamped)| self.before.get(dir) == stamped.as_ref())
+        {
+            return Ok(());
+        }
+        let mut dirs: Dirs = fs::read(file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
         for (dir, stamped) in after {
-            changed |= dirs.get(&dir) != stamped.as_ref();
             match stamped {
                 Some(s) => dirs.insert(dir, s),
                 None => dirs.remove(&dir),
             };
         }
-        if !changed {
-            return Ok(());
-        }
+        dirs.retain(|dir, _| Path::new(dir).is_dir());
         let bytes = serde_json::to_vec(&dirs).map_err(std::io::Error::other)?;
-        let tmp = file.with_extension(format!("tmp-{}", std::process::id()));
+        // Unique per writer: two builds in one daemon process must not share a temporary file.
+        let tmp = file.with_extension(format!(
+            "tmp-{}-{}",
+            std::process::id(),
+            SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         fs::write(&tmp, bytes)?;
         fs::rename(&tmp, file).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);

@@ -396,6 +396,8 @@ impl Store {
         if report.last_runs_removed > 0 {
             // It could vouch for an entry that is gone: the next build writes it afresh.
             remove(&self.bucket().join(LAST_RUN_INDEX))?;
+            // morphir-build's output stamps (cache/README.md): only a shortcut, gone with the rest.
+            remove(&self.bucket().join("outputs.stamps"))?;
         }
 
         let mut live = live_records(scan.records, &scan.blobs, now, options, &mut report)?;
@@ -492,6 +494,8 @@ impl Store {
     pub fn clean(&self) -> Result<()> {
         let _lock = self.lock(true)?;
         remove(&self.bucket().join(LAST_RUN_INDEX))?;
+        // morphir-build's output stamps (cache/README.md): only a shortcut, gone with the rest.
+        remove(&self.bucket().join("outputs.stamps"))?;
         for dir in [ACTIONS, BLOBS, STEPS] {
             let path = self.bucket().join(dir);
             match fs::remove_dir_all(&path) {

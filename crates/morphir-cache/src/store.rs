@@ -389,8 +389,8 @@ impl Store {
         Ok(record)
     }
 
-    /// Looks a key up, verifying the record's checksum, its key and manifest, and every output
-    /// blob's hash. Anything wrong is removed and reported as [`Lookup::Corrupt`]; only I/O
+    /// Looks a key up, verifying the record's checksum (which covers its manifest and inline
+    /// outputs, both checked when `put` wrote them), its key, and every output blob's hash. Anything wrong is removed and reported as [`Lookup::Corrupt`]; only I/O
     /// failures other than "not found" are errors. On a hit, refreshes the record's mtime (its
     /// LRU clock for prune) when older than a minute.
     pub fn lookup(&self, key: &Key) -> Result<Lookup> {

@@ -66,7 +66,11 @@ fn init_tracing(verbose: u8) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        // Progress lines held back (non-terminal stderr) go out first, keeping the order.
+        .with_writer(|| {
+            commands::flush_pending();
+            std::io::stderr()
+        })
         .with_target(true)
         .with_ansi(
             std::env::var_os("NO_COLOR").is_none()

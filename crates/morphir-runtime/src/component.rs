@@ -682,10 +682,20 @@ impl ComponentModule {
             },
         );
         store.limiter(|data| &mut data.memory);
-        // Instantiation runs the component's start code: it is under the time limit too.
+        // Instantiation runs the component's start code: it is under the time limit too, and
+        // under the same WASI rules as a call.
         store.set_epoch_deadline(deadline_ticks(self.limits.max_execution_time));
         store.epoch_deadline_trap();
-        let instance = match self.pre.instantiate(&mut store) {
+        let instantiated = match store.data_mut().wasi.as_mut() {
+            None => self.pre.instantiate(&mut store),
+            Some(wasi) => {
+                wasi.prepare(host, Instant::now() + self.limits.max_execution_time);
+                let pre = &self.pre;
+                let store = &mut store;
+                wasi::isolated(move || pre.instantiate(store))
+            }
+        };
+        let instance = match instantiated {
             Ok(instance) => instance,
             Err(e) => {
                 // What the refused growth asked for, for a load-time report of initial memory.
@@ -895,7 +905,7 @@ impl Live {
 
     /// A wait of the last call was cut at its deadline: the call timed out.
     fn overslept(&self) -> bool {
-        self.store.data().wasi.as_ref().is_some_and(|w| w.overslept)
+        self.store.data().wasi.as_ref().is_some_and(Wasi::overslept)
     }
 }
 

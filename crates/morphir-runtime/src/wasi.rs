@@ -31,6 +31,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -49,15 +50,25 @@ use crate::stdlib::{HostState, LogLevel};
 /// older 0.2 release links too (the linker matches semver-compatible versions).
 const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
 
-/// True for an import this module provides: any WASI 0.2 interface.
+/// The WASI 0.2 packages linked (`add_to_linker_sync`); `wasi:http` and the like are not.
+const PACKAGES: [&str; 6] = [
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+/// True for an import this module provides: an interface of the WASI 0.2 packages linked.
 pub(crate) fn provides(import: &str) -> bool {
-    import.starts_with("wasi:") && import.contains("@0.2.")
+    import.contains("@0.2.") && PACKAGES.iter().any(|p| import.starts_with(p))
 }
 
 /// True for a WASI import of another version (0.1's are not component imports; 0.3 is not
 /// provided), so the load error can say which version to build for.
 pub(crate) fn other_version(import: &str) -> bool {
-    import.starts_with("wasi:") && !provides(import)
+    !import.contains("@0.2.") && PACKAGES.iter().any(|p| import.starts_with(p))
 }
 
 /// The WASI state of a store whose component imports WASI.
@@ -68,8 +79,9 @@ pub(crate) struct Wasi {
     generation: u64,
     /// When the running call must end: waits are cut there.
     deadline: Option<Instant>,
-    /// A wait of the running call was cut at its deadline.
-    pub(crate) overslept: bool,
+    /// A wait was cut at its deadline and reached it (set by the wait itself, so a wait the
+    /// guest only subscribed to does not count).
+    overslept: Arc<AtomicBool>,
 }
 
 impl Wasi {
@@ -80,7 +92,7 @@ impl Wasi {
             table: ResourceTable::new(),
             generation,
             deadline: None,
-            overslept: false,
+            overslept: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -92,7 +104,12 @@ impl Wasi {
             (self.ctx, self.generation) = build(host);
         }
         self.deadline = Some(deadline);
-        self.overslept = false;
+        self.overslept.store(false, Ordering::Relaxed);
+    }
+
+    /// A wait of the running call was cut at its deadline.
+    pub(crate) fn overslept(&self) -> bool {
+        self.overslept.load(Ordering::Relaxed)
     }
 
     /// The view wasmtime-wasi's host functions work on.
@@ -168,27 +185,35 @@ impl Wasi {
     fn sleep(&mut self, wait: Duration) -> wasmtime::Result<Resource<DynPollable>> {
         let now = Instant::now();
         let mut until = now.checked_add(wait);
+        let mut cut = None;
         if let Some(deadline) = self.deadline
             && until.is_none_or(|u| u > deadline)
         {
             until = Some(deadline.max(now));
-            self.overslept = true;
+            cut = Some(Arc::clone(&self.overslept));
         }
         let until = until.map(tokio::time::Instant::from_std);
-        let sleep = self.table.push(Sleep(until))?;
+        let sleep = self.table.push(Sleep { until, cut })?;
         wasmtime_wasi::p2::subscribe(&mut self.table, sleep)
     }
 }
 
-/// A clock wait; `None`: forever (a wait too long to represent, with no deadline to cut it).
-struct Sleep(Option<tokio::time::Instant>);
+/// A clock wait; `until: None`: forever (a wait too long to represent, with no deadline to
+/// cut it). `cut`: set when a wait cut at the deadline ends there.
+struct Sleep {
+    until: Option<tokio::time::Instant>,
+    cut: Option<Arc<AtomicBool>>,
+}
 
 #[wasmtime_wasi::async_trait]
 impl Pollable for Sleep {
     async fn ready(&mut self) {
-        match self.0 {
+        match self.until {
             Some(until) => tokio::time::sleep_until(until).await,
             None => std::future::pending().await,
+        }
+        if let Some(cut) = &self.cut {
+            cut.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -225,6 +250,9 @@ struct LogStream {
 /// A line longer than this is logged in pieces.
 const MAX_LINE: usize = 16 << 10;
 
+/// The most one write to stdout or stderr may carry (what `check-write` grants).
+const WRITE_PERMIT: usize = 64 << 10;
+
 impl LogStream {
     fn new(host: &Arc<Mutex<HostState>>, level: LogLevel) -> Self {
         Self {
@@ -239,7 +267,9 @@ impl LogStream {
         let mut buffer = std::mem::take(&mut host.stdio[slot]);
         buffer.extend_from_slice(bytes);
         let mut start = 0;
-        while let Some(end) = buffer[start..]
+        // Each search looks at most one line ahead: a long write without a newline costs
+        // time in proportion to its length, not its square.
+        while let Some(end) = buffer[start..buffer.len().min(start + MAX_LINE)]
             .iter()
             .position(|&b| b == b'\n')
             .map(|i| start + i)
@@ -292,6 +322,13 @@ impl StdoutStream for LogStream {
 #[wasmtime_wasi::async_trait]
 impl OutputStream for LogStream {
     fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        // wasmtime-wasi does not hold a guest to `check_write`'s permit: we do, so one call
+        // cannot hand the host more than that at once.
+        if bytes.len() > WRITE_PERMIT {
+            return Err(wasmtime_wasi::p2::StreamError::trap(
+                "a write to stdout or stderr larger than check-write allowed",
+            ));
+        }
         self.write_bytes(&bytes);
         Ok(())
     }
@@ -303,7 +340,7 @@ impl OutputStream for LogStream {
     fn check_write(&mut self) -> StreamResult<usize> {
         // Always room: what the log caps do not keep is counted and dropped, never refused
         // (a refused write makes Rust's `println!` panic).
-        Ok(1 << 20)
+        Ok(WRITE_PERMIT)
     }
 }
 

@@ -298,11 +298,9 @@ pub(crate) fn exit_code(report: &BuildReport) -> ExitCode {
 pub(crate) struct Progress {
     verbose: u8,
     bars: Option<Bars>,
-    /// Without bars: lines of cached steps not yet written. A fully cached build writes them
-    /// in a few large writes instead of one per step (a thousand system calls on the
-    /// scheduler's thread); anything else, a step starting (the build may now wait) and the
-    /// end of the build write them out first, so nothing shows late or out of order.
-    pending: Mutex<Vec<u8>>,
+    /// Steps started and not finished. Lines of cached steps wait in [`PENDING`] only while
+    /// there are none: then the build is serving hits and never waits for long.
+    running: Mutex<std::collections::HashSet<String>>,
 }
 
 struct Bars {
@@ -333,7 +331,7 @@ impl Progress {
         Self {
             verbose,
             bars,
-            pending: Mutex::new(Vec::new()),
+            running: Mutex::default(),
         }
     }
 
@@ -341,28 +339,29 @@ impl Progress {
         if let Some(bars) = &self.bars {
             bars.multi.suspend(|| eprintln_locked(text));
         } else {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
             pending.extend_from_slice(text.as_bytes());
             pending.push(b'\n');
             write_stderr(&mut pending);
         }
     }
 
-    /// A line that may wait for the next write (see `pending`).
+    /// A line that may wait for the next write (see [`PENDING`]).
     fn deferred_line(&self, text: &str) {
-        if self.bars.is_some() {
+        let idle = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        if self.bars.is_some() || !idle {
             return self.line(text);
         }
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
         pending.extend_from_slice(text.as_bytes());
         pending.push(b'\n');
         if pending.len() >= PENDING_MAX {
             write_stderr(&mut pending);
         }
-    }
-
-    fn flush(&self) {
-        write_stderr(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// A message of a build on the daemon.
@@ -386,7 +385,11 @@ impl Progress {
                 }
             }
             Event::Started { step } => {
-                self.flush();
+                flush_pending();
+                self.running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(step.clone());
                 if let Some(bars) = &self.bars {
                     let bar = bars.multi.add(ProgressBar::new_spinner());
                     bar.set_style(
@@ -407,6 +410,10 @@ impl Progress {
                 duration,
                 error,
             } => {
+                self.running
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(step);
                 if let Some(bars) = &self.bars {
                     let mut running = bars.running.lock().unwrap_or_else(PoisonError::into_inner);
                     if let Some(i) = running.iter().position(|(s, _)| s == step) {
@@ -465,7 +472,7 @@ impl Progress {
     }
 
     pub(crate) fn done(&self) {
-        self.flush();
+        flush_pending();
         if let Some(bars) = &self.bars {
             bars.total.finish_and_clear();
             let _ = bars.multi.clear();
@@ -476,12 +483,24 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         // A build that ended in an error never reached `done`.
-        self.flush();
+        flush_pending();
     }
 }
 
 /// Deferred progress written in writes of about this size.
 const PENDING_MAX: usize = 32 << 10;
+
+/// Progress lines of cached steps not yet written, when stderr is not a terminal: a fully
+/// cached build writes them in a few large writes instead of one per step (a thousand system
+/// calls on the scheduler's thread). Written out before any other line, when a step starts
+/// (the build may now wait), at the end of the build, and before any log line of this process
+/// (`main.rs`), so nothing shows late or out of order. Process-wide for that last reason.
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Writes out the progress lines waiting in [`PENDING`].
+pub(crate) fn flush_pending() {
+    write_stderr(&mut PENDING.lock().unwrap_or_else(PoisonError::into_inner));
+}
 
 /// Writes out and empties `pending`.
 fn write_stderr(pending: &mut Vec<u8>) {

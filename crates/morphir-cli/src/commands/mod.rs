@@ -13,6 +13,8 @@ mod run;
 mod session;
 mod watch;
 
+pub(crate) use build::flush_pending;
+
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let verbose = cli.verbose;
     let result = match cli.command {

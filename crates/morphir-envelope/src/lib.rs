@@ -49,3 +49,45 @@ pub enum EnvelopeError {
     #[error("invalid file bundle: {0}")]
     Bundle(#[source] DecodeError),
 }
+
+/// For a Component Model guest: defines `to_ours` and `to_wit`, which convert between our
+/// [`Envelope`] and the `envelope` record wit-bindgen generated (inside the guest crate, so its
+/// type is the guest's own) from `wit/morphir-ext`. Pass the path of the generated
+/// `morphir:ext/envelope` module:
+///
+/// ```ignore
+/// morphir_envelope::wit_conversions!(bindings::morphir::ext::envelope);
+/// ```
+///
+/// The record is field for field our envelope (`docs/abi.md`), so the conversions move every
+/// field and copy nothing.
+#[macro_export]
+macro_rules! wit_conversions {
+    ($($module:ident)::+) => {
+        #[allow(dead_code, reason = "a guest uses one direction or both")]
+        fn to_ours(e: $($module)::+::Envelope) -> $crate::Envelope {
+            $crate::Envelope {
+                header: $crate::Header {
+                    seqnum: e.header.seqnum,
+                    session_id: e.header.session_id,
+                    kind: e.header.kind,
+                },
+                content_type: e.content_type,
+                content: e.content,
+            }
+        }
+
+        #[allow(dead_code, reason = "a guest uses one direction or both")]
+        fn to_wit(e: $crate::Envelope) -> $($module)::+::Envelope {
+            $($module)::+::Envelope {
+                header: $($module)::+::Header {
+                    seqnum: e.header.seqnum,
+                    session_id: e.header.session_id,
+                    kind: e.header.kind,
+                },
+                content_type: e.content_type,
+                content: e.content,
+            }
+        }
+    };
+}

@@ -37,34 +37,12 @@ mod bindings {
     });
 }
 
-use bindings::morphir::ext::envelope::{Envelope as WitEnvelope, Header as WitHeader};
+use bindings::morphir::ext::envelope::Envelope as WitEnvelope;
 use bindings::morphir::ext::runtime::{EnvValue, LogLevel, get_env_var, log, set_env_var};
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-fn to_ours(e: WitEnvelope) -> morphir_envelope::Envelope {
-    morphir_envelope::Envelope {
-        header: morphir_envelope::Header {
-            seqnum: e.header.seqnum,
-            session_id: e.header.session_id,
-            kind: e.header.kind,
-        },
-        content_type: e.content_type,
-        content: e.content,
-    }
-}
-
-fn to_wit(e: morphir_envelope::Envelope) -> WitEnvelope {
-    WitEnvelope {
-        header: WitHeader {
-            seqnum: e.header.seqnum,
-            session_id: e.header.session_id,
-            kind: e.header.kind,
-        },
-        content_type: e.content_type,
-        content: e.content,
-    }
-}
+morphir_envelope::wit_conversions!(bindings::morphir::ext::envelope);
 
 fn env_text(value: Option<EnvValue>) -> morphir_envelope::Envelope {
     match value {

@@ -30,32 +30,10 @@ mod bindings {
 
 use bindings::exports::morphir::ext::common_backend::Guest as Common;
 use bindings::exports::morphir::ext::design_time_backend::Guest as Backend;
-use bindings::morphir::ext::envelope::{Envelope as WitEnvelope, Header as WitHeader};
+use bindings::morphir::ext::envelope::Envelope as WitEnvelope;
 use bindings::morphir::ext::runtime::{LogLevel, log};
 
-fn to_ours(e: WitEnvelope) -> morphir_envelope::Envelope {
-    morphir_envelope::Envelope {
-        header: morphir_envelope::Header {
-            seqnum: e.header.seqnum,
-            session_id: e.header.session_id,
-            kind: e.header.kind,
-        },
-        content_type: e.content_type,
-        content: e.content,
-    }
-}
-
-fn to_wit(e: morphir_envelope::Envelope) -> WitEnvelope {
-    WitEnvelope {
-        header: WitHeader {
-            seqnum: e.header.seqnum,
-            session_id: e.header.session_id,
-            kind: e.header.kind,
-        },
-        content_type: e.content_type,
-        content: e.content,
-    }
-}
+morphir_envelope::wit_conversions!(bindings::morphir::ext::envelope);
 
 fn generate(input: morphir_envelope::Envelope) -> Result<morphir_envelope::Envelope, ErrorPayload> {
     let request = StepRequest::from_envelope(input)

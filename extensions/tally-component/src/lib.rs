@@ -37,7 +37,7 @@ mod bindings {
     });
 }
 
-use bindings::morphir::ext::envelope::{Envelope as WitEnvelope, Header as WitHeader};
+use bindings::morphir::ext::envelope::Envelope as WitEnvelope;
 use bindings::morphir::ext::runtime::{EnvValue, LogLevel, get_env_var, log};
 
 /// The program's state, carried by the host between calls as a JSON envelope.
@@ -52,40 +52,21 @@ struct Model {
     ticks: u64,
 }
 
-fn envelope(content_type: &str, content: Vec<u8>) -> WitEnvelope {
-    WitEnvelope {
-        header: WitHeader {
-            seqnum: 0,
-            session_id: String::new(),
-            kind: None,
-        },
-        content_type: content_type.to_owned(),
-        content,
-    }
-}
+morphir_envelope::wit_conversions!(bindings::morphir::ext::envelope);
 
 fn json_envelope(value: &impl Serialize) -> WitEnvelope {
-    envelope(
-        content_type::JSON,
-        serde_json::to_vec(value).expect("our types serialise"),
-    )
+    to_wit(morphir_envelope::Envelope::json(value).expect("our types serialise"))
 }
 
 /// A failure as the host reads it: an error envelope in the model's place.
 fn error(message: String) -> (WitEnvelope, WitEnvelope) {
     let payload = ErrorPayload::new(message).with_code("invalid-input");
-    let ours = morphir_envelope::Envelope::error(&payload);
     (
-        WitEnvelope {
-            header: WitHeader {
-                seqnum: 0,
-                session_id: String::new(),
-                kind: ours.header.kind,
-            },
-            content_type: ours.content_type,
-            content: ours.content,
-        },
-        envelope(content_type::JSON, b"[]".to_vec()),
+        to_wit(morphir_envelope::Envelope::error(&payload)),
+        to_wit(morphir_envelope::Envelope::new(
+            content_type::JSON,
+            b"[]".to_vec(),
+        )),
     )
 }
 

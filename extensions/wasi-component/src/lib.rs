@@ -37,19 +37,9 @@ mod bindings {
     });
 }
 
-use bindings::morphir::ext::envelope::{Envelope as WitEnvelope, Header as WitHeader};
+use bindings::morphir::ext::envelope::Envelope as WitEnvelope;
 
-fn to_wit(e: morphir_envelope::Envelope) -> WitEnvelope {
-    WitEnvelope {
-        header: WitHeader {
-            seqnum: e.header.seqnum,
-            session_id: e.header.session_id,
-            kind: e.header.kind,
-        },
-        content_type: e.content_type,
-        content: e.content,
-    }
-}
+morphir_envelope::wit_conversions!(bindings::morphir::ext::envelope);
 
 /// Everything a component can try through WASI, as a JSON document.
 fn observe() -> serde_json::Value {
@@ -133,15 +123,7 @@ impl bindings::exports::morphir::ext::design_time_backend::Guest for Component {
 /// Does what the mode asks, prints, and reports (module docs).
 fn step(input: WitEnvelope) -> morphir_envelope::Envelope {
     {
-        let ours = morphir_envelope::Envelope {
-            header: morphir_envelope::Header {
-                seqnum: input.header.seqnum,
-                session_id: input.header.session_id,
-                kind: input.header.kind,
-            },
-            content_type: input.content_type,
-            content: input.content,
-        };
+        let ours = to_ours(input);
         let (mode, content) = match StepRequest::from_envelope(ours.clone()) {
             Ok(request) => (
                 request

@@ -865,21 +865,7 @@ fn a_tea_session_lives_in_the_daemon_across_invocations() {
 fn a_component_program_lives_in_a_daemon_session() {
     let rt = Runtime::new();
     let _daemon = rt.start();
-    let p = Project::new(&format!(
-        r#"
-[project]
-name = "tally"
-
-[[extensions]]
-name = "tally"
-protocol = "component"
-source = {{ type = "wasm-component", path = "{}" }}
-"#,
-        morphir_tests::guest("tally-component")
-            .display()
-            .to_string()
-            .replace('\\', "\\\\")
-    ));
+    let p = Project::new(&crate::fixtures::tally_config());
     let out = rt.run(p.path(), &["session", "start", "tally"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = stdout(&out).trim().to_owned();

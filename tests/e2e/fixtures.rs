@@ -87,3 +87,24 @@ pub(crate) fn redact(text: &str, project: &Path) -> String {
     out.push_str(rest);
     out
 }
+
+/// The example component program (world `morphir:ext/extension`, seed 001's TEA world).
+pub(crate) fn tally_config() -> String {
+    format!(
+        r#"
+[project]
+name = "tally"
+
+[[extensions]]
+name = "tally"
+protocol = "component"
+source = {{ type = "wasm-component", path = "{}" }}
+config = {{ ignore = ["the"] }}
+permissions = {{ env = ["XDG_CACHE_HOME"], max_execution_time = "5s" }}
+"#,
+        morphir_tests::guest("tally-component")
+            .display()
+            .to_string()
+            .replace('\\', "\\\\")
+    )
+}

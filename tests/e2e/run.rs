@@ -321,30 +321,9 @@ fn an_unknown_extension_name_is_a_usage_error() {
     assert!(stderr.contains("did you mean `ir-eval`?"), "{stderr}");
 }
 
-/// The example component program (world `morphir:ext/extension`, seed 001's TEA world).
-fn tally_config() -> String {
-    format!(
-        r#"
-[project]
-name = "tally"
-
-[[extensions]]
-name = "tally"
-protocol = "component"
-source = {{ type = "wasm-component", path = "{}" }}
-config = {{ ignore = ["the"] }}
-permissions = {{ env = ["XDG_CACHE_HOME"], max_execution_time = "5s" }}
-"#,
-        guest("tally-component")
-            .display()
-            .to_string()
-            .replace('\\', "\\\\")
-    )
-}
-
 #[test]
 fn a_component_program_runs_with_commands_subscriptions_and_runtime_imports() {
-    let p = Project::new(&tally_config());
+    let p = Project::new(&crate::fixtures::tally_config());
     let mut run = Run::start(p.path(), &["tally"]);
     // `the` is ignored: the flags default to the extension's config.
     run.send(&json!({"add": "The cat and the hat"}));

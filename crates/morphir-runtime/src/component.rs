@@ -960,11 +960,7 @@ impl ComponentInstance {
             return Err(fail(CallError::NotImplemented));
         }
         let limits = module.limits;
-        {
-            let mut host = lock(&self.host);
-            host.reset();
-            host.deadline = Some(Instant::now() + limits.max_execution_time);
-        }
+        lock(&self.host).reset();
         if self.live.is_none() {
             match module.instantiate(&self.host) {
                 Ok(live) => self.live = Some(live),
@@ -975,7 +971,9 @@ impl ComponentInstance {
         live.store
             .set_epoch_deadline(deadline_ticks(limits.max_execution_time));
         live.store.data_mut().memory.refused = None;
+        // One deadline for the call: its host functions' and its WASI waits'.
         let deadline = Instant::now() + limits.max_execution_time;
+        lock(&self.host).deadline = Some(deadline);
         let mut result = live.run(&self.host, deadline, |live| dispatch(live, op, input));
         if live.overslept() && Instant::now() >= deadline {
             // It waited on a clock until its deadline: a timeout whatever it returned after.

@@ -225,14 +225,14 @@ def main():
     # ---- the targets
     lat = c["latency"]
     mem = c["memory"]
-    actor_p50 = lat.get(("actor-long-lived", 100), {}).get("p50_us")
-    spawn_p50 = lat.get(("actor-spawn-per-call", 100), {}).get("p50_us")
+    actor_p50 = lat.get(("pool-run", 100), {}).get("p50_us")
+    tokio_p50 = lat.get(("pool-run-from-tokio", 100), {}).get("p50_us")
     thr = {
         k: (1 / t if t else None)
         for k, t in (
             ("runtime", criterion(crit, "throughput/runtime-2-threads/100")),
-            ("actors", criterion(crit, "throughput/actors-2-long-lived/100")),
-            ("run-on-actor", criterion(crit, "throughput/run-on-actor-pool-2/100")),
+            ("actors", criterion(crit, "throughput/pool-run-2-in-flight/100")),
+            ("tokio", criterion(crit, "throughput/pool-run-2-tokio-tasks/100")),
         )
     }
     inst = criterion(crit, "startup/instantiate-compiled-core")
@@ -253,14 +253,15 @@ def main():
     w("| target | measured | verdict |")
     w("|---|---|---|")
     w(
-        f"| ≤ 20 µs p50 per call, 100-byte envelope, through an actor | long-lived actor "
-        f"{'–' if actor_p50 is None else f'{actor_p50:.1f} µs'}; spawn per call (as `build` does) "
-        f"{'–' if spawn_p50 is None else f'{spawn_p50:.1f} µs'} | "
-        f"{verdict(actor_p50, 20)} (long-lived), {verdict(spawn_p50, 20)} (spawn per call) |"
+        f"| ≤ 20 µs p50 per call, 100-byte envelope, through an actor | `InstancePool::run`, as "
+        f"`build` runs a miss: {'–' if actor_p50 is None else f'{actor_p50:.1f} µs'}; awaited "
+        f"from a tokio task instead: {'–' if tokio_p50 is None else f'{tokio_p50:.1f} µs'} | "
+        f"{verdict(actor_p50, 20)} (as `build` does), {verdict(tokio_p50, 20)} (from tokio) |"
     )
     w(
-        f"| ≥ 100,000 calls/s on 2 cores | runtime alone {fmt_rate(thr['runtime'])}; two long-lived "
-        f"actors {fmt_rate(thr['actors'])}; `run_on_actor`, pool of 2 {fmt_rate(thr['run-on-actor'])} | "
+        f"| ≥ 100,000 calls/s on 2 cores | runtime alone {fmt_rate(thr['runtime'])}; two actors "
+        f"(pool of 2, two calls in flight, as `build -j 2`) {fmt_rate(thr['actors'])}; from two "
+        f"tokio tasks {fmt_rate(thr['tokio'])} | "
         f"{verdict(thr['runtime'], 1e5, False)} (runtime), {verdict(thr['actors'], 1e5, False)} (actors) |"
     )
     w(f"| ≤ 1 ms to instantiate from a compiled module | {fmt_time(inst)} | {verdict(inst, 1e-3)} |")
@@ -291,11 +292,13 @@ def main():
     w("## Extension calls")
     w("")
     w("The `echo` guest returns its input; the envelope size is its whole wire form. *Runtime*: "
-      "`Instance::call` on the calling thread. *Long-lived actor*: one Kameo actor on its own "
-      "thread, asked again and again (a copy of `StepActor`'s handler: `StepActor` cannot be "
-      "built outside its crate). *Spawn per call*: `morphir_host::run_on_actor`, as `morphir "
-      "build` runs a step that misses (a permit, a new actor thread, one ask, stop), including "
-      "the copy of the request the build makes. Percentiles: `benches/latency.rs` (20,000 timed "
+      "`Instance::call` on the calling thread. *Pool run*: `InstancePool::run`, as `morphir "
+      "build` runs a step that misses: a pool permit, an idle `InstanceActor` (a Kameo actor "
+      "owning a warm instance on a thread of its own), one ask, the actor back in the pool, "
+      "including the copy of the request the build makes; awaited with `lane::block_on`, as "
+      "the CLI and the daemon await a build (both sides spin up to 50 µs before parking, "
+      "ARCHITECTURE.md). *From tokio*: the same awaited from a tokio task, whose worker parks "
+      "without spinning. Percentiles: `benches/latency.rs` (20,000 timed "
       "calls for 100 B, 300 for 1 MiB); median: criterion's median over its samples of each "
       "sample's mean, which includes time lost to preemption, unlike p50.")
     w("")
@@ -303,16 +306,16 @@ def main():
     w("|---|---|---|---|---|---|---|")
     crit_ids = {
         "runtime": "call/echo-transform-core/{}",
-        "actor-long-lived": "actor-call/long-lived/{}",
-        "actor-spawn-per-call": "actor-call/spawn-per-call/{}",
+        "pool-run": "actor-call/pool-run/{}",
+        "pool-run-from-tokio": "actor-call/pool-run-from-tokio/{}",
     }
     names = {
         "runtime": "runtime",
-        "actor-long-lived": "long-lived actor",
-        "actor-spawn-per-call": "spawn per call (`run_on_actor`)",
+        "pool-run": "pool run (as `build` runs a miss)",
+        "pool-run-from-tokio": "pool run, from a tokio task",
     }
     for size in (100, 1 << 20):
-        for path in ("runtime", "actor-long-lived", "actor-spawn-per-call"):
+        for path in ("runtime", "pool-run", "pool-run-from-tokio"):
             r = lat.get((path, size))
             us = lambda k: fmt_time(r[k] / 1e6) if r else "–"  # noqa: E731
             w(
@@ -325,12 +328,12 @@ def main():
     w("| setup | calls per second | target |")
     w("|---|---|---|")
     one = criterion(crit, "call/echo-transform-core/100")
-    one_actor = criterion(crit, "actor-call/long-lived/100")
+    one_actor = criterion(crit, "actor-call/pool-run/100")
     w(f"| one instance, runtime alone | {fmt_rate(1 / one if one else None)} | |")
-    w(f"| one instance, one long-lived actor | {fmt_rate(1 / one_actor if one_actor else None)} | |")
+    w(f"| one instance, through its actor (`InstancePool::run`, one call at a time) | {fmt_rate(1 / one_actor if one_actor else None)} | |")
     w(f"| two instances, runtime alone, one thread each | {fmt_rate(thr['runtime'])} | ≥ 100,000/s: {verdict(thr['runtime'], 1e5, False)} |")
-    w(f"| two instances, two long-lived actors asked from two tasks | {fmt_rate(thr['actors'])} | {verdict(thr['actors'], 1e5, False)} |")
-    w(f"| `run_on_actor` from two tasks, pool of two (a build with `-j 2`) | {fmt_rate(thr['run-on-actor'])} | {verdict(thr['run-on-actor'], 1e5, False)} |")
+    w(f"| two instances through their actors, two calls in flight on one thread (a build with `-j 2`) | {fmt_rate(thr['actors'])} | {verdict(thr['actors'], 1e5, False)} |")
+    w(f"| the same from two tokio tasks | {fmt_rate(thr['tokio'])} | {verdict(thr['tokio'], 1e5, False)} |")
     w("")
 
     # ---- startup

@@ -504,7 +504,7 @@ async fn run_build(
     // The daemon's own warnings about this build go to this client too (`forward.rs`).
     let (build_id, _route) = crate::forward::route(events_tx_log);
     let span = tracing::warn_span!(crate::forward::SPAN, build = build_id);
-    let mut build = tokio::spawn(tracing::Instrument::instrument(
+    let mut build = spawn_build(tracing::Instrument::instrument(
         shared.service.build(request, context),
         span,
     ));
@@ -541,9 +541,10 @@ async fn run_build(
         Ok(Err(message)) => Response::Error {
             message: relativize.text(&message),
         },
-        Err(e) => Response::Error {
+        Err(_) => Response::Error {
             message: format!(
-                "internal error in the daemon: the build task failed ({e}); see {}",
+                "internal error in the daemon: the build's thread ended without a report \
+                 (it panicked); see {}",
                 "daemon.log"
             ),
         },
@@ -556,6 +557,30 @@ async fn run_build(
         return Ok(());
     }
     write_frame(&mut writer, &last).await
+}
+
+/// Runs a build's future on a thread of its own, inside this runtime's context, waiting with
+/// `morphir_host::lane::block_on` as the CLI does: the scheduler polls its running steps
+/// itself, and a reply from an extension's thread then finds it spinning instead of waking a
+/// parked tokio worker (`lane.rs`). One thread per build, not per step.
+fn spawn_build<F>(build: F) -> tokio::sync::oneshot::Receiver<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Handle::current();
+    let spawned = std::thread::Builder::new()
+        .name("morphir-build".to_owned())
+        .spawn(move || {
+            let _context = runtime.enter();
+            let _ = tx.send(morphir_host::lane::block_on(build));
+        });
+    if let Err(e) = spawned {
+        // `tx` is gone with the closure: the receiver reports the build as failed.
+        tracing::error!("cannot start a thread for a build: {e}");
+    }
+    rx
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Per-call latency percentiles (p50, p90, p99, max), which criterion does not report: times
 //! every call of a long run on its own, with the `echo` guest and 100-byte and 1 MiB envelopes,
-//! through the runtime alone, a long-lived actor, and `run_on_actor` (spawn per call, as a
-//! build does). See `benches/actor.rs` for what each path is.
+//! through the runtime alone and through `InstancePool::run` (as a build runs a miss), awaited
+//! on the CLI's `lane::block_on` and from a tokio task (as in the daemon). See
+//! `benches/actor.rs` for what each path is.
 //!
 //! `cargo bench -p morphir-host --bench latency` prints a table; with `MORPHIR_BENCH_JSON=FILE`
 //! it also appends one JSON object per line to FILE (`bench/run` reads them). Run without
@@ -14,10 +15,9 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kameo::actor::Spawn as _;
-use morphir_host::run_on_actor;
-use morphir_runtime::Operation;
-use support::{Call, Caller, SIZES, echo_module, envelope, size_name, tokio, warm_pool};
+use morphir_host::lane::block_on;
+use morphir_runtime::{HostContext, Operation};
+use support::{SIZES, echo_module, envelope, size_name, tokio, warm_pool};
 
 /// Calls timed per path: (warm-up, measured) for 100 B, and for 1 MiB.
 fn counts(size: usize, quick: bool) -> (usize, usize) {
@@ -83,60 +83,46 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let module = echo_module(dir.path());
     let rt = tokio();
+    let _context = rt.enter();
     let pool = warm_pool(&module, 1);
-    let actor = {
-        let _guard = rt.enter();
-        Caller::spawn_in_thread(Caller {
-            pool: Arc::clone(&pool),
-        })
-    };
     let mut results = Vec::new();
     for size in SIZES {
         let (warm, n) = counts(size, quick);
         let input = envelope(size);
-        let shared = Arc::new(input.clone());
         {
-            let mut instance = pool.checkout().unwrap();
+            let mut instance = pool.module().instantiate().unwrap();
             let samples = sample(warm, n, || {
                 instance.call(Operation::Transform, &input).unwrap();
             });
-            pool.checkin(instance);
             results.push(summarize("runtime", size, samples));
         }
-        // Timed inside one `block_on`, as a build awaits its steps.
-        let samples = rt.block_on(async {
-            let mut samples = Vec::with_capacity(n);
-            for i in 0..warm + n {
-                let start = Instant::now();
-                actor.ask(Call(Arc::clone(&shared))).await.unwrap();
-                if i >= warm {
-                    samples.push(start.elapsed());
+        // Timed inside one wait, as a build awaits its steps: the CLI's `lane::block_on`, and
+        // a tokio task (the daemon's builds).
+        let timed = || {
+            let (pool, input) = (Arc::clone(&pool), input.clone());
+            async move {
+                let mut samples = Vec::with_capacity(n);
+                for i in 0..warm + n {
+                    let start = Instant::now();
+                    pool.run(
+                        "bench",
+                        Operation::Transform,
+                        input.clone(),
+                        HostContext::default(),
+                    )
+                    .await
+                    .unwrap();
+                    if i >= warm {
+                        samples.push(start.elapsed());
+                    }
                 }
+                samples
             }
-            samples
-        });
-        results.push(summarize("actor-long-lived", size, samples));
-        let samples = rt.block_on(async {
-            let mut samples = Vec::with_capacity(n);
-            for i in 0..warm + n {
-                let start = Instant::now();
-                run_on_actor(
-                    "bench",
-                    Arc::clone(&pool),
-                    Operation::Transform,
-                    input.clone(),
-                )
-                .await
-                .unwrap();
-                if i >= warm {
-                    samples.push(start.elapsed());
-                }
-            }
-            samples
-        });
-        results.push(summarize("actor-spawn-per-call", size, samples));
+        };
+        results.push(summarize("pool-run", size, block_on(timed())));
+        let samples = rt.block_on(tokio::spawn(timed())).unwrap();
+        results.push(summarize("pool-run-from-tokio", size, samples));
     }
-    rt.block_on(actor.stop_gracefully()).unwrap();
 
     println!(
         "{:<22} {:>7} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}",

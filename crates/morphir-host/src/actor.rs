@@ -1,25 +1,32 @@
-use std::sync::Arc;
-
 use kameo::Actor;
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::Infallible;
 use kameo::message::{Context, Message};
-use morphir_runtime::{CallOutput, Envelope, HostContext, Operation};
+use morphir_runtime::{CallOutput, Envelope, HostContext, Instance, Module, Operation};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::{Error, InstancePool};
+use crate::{Error, lane};
 
-/// Runs one step: owns nothing but a handle to its extension's pool, borrows an instance for
-/// the call and gives it back.
+/// Owns one live instance of an extension and runs the steps sent to it, one at a time, on a
+/// thread of its own (a lane: see `lane.rs`). It lives as long as its pool keeps it, so a
+/// build's misses, and a daemon's builds, reuse both the thread and the instance: a step is a
+/// message, not a thread.
 #[derive(Debug)]
-pub struct StepActor {
-    step: String,
-    pool: Arc<InstancePool>,
+pub struct InstanceActor {
+    extension: String,
+    module: Module,
+    /// Created on the actor's own thread by its first step (instantiating can compile a lane
+    /// of the module, which must not happen on the async workers).
+    instance: Option<Instance>,
 }
 
-impl Actor for StepActor {
+impl Actor for InstanceActor {
     type Args = Self;
     type Error = Infallible;
+
+    fn name() -> &'static str {
+        "morphir-instance"
+    }
 
     fn on_start(
         args: Self::Args,
@@ -29,21 +36,60 @@ impl Actor for StepActor {
     }
 }
 
-/// The message: call `operation` with `input`, holding `permit` while an instance is out.
+impl InstanceActor {
+    /// Starts an actor for `module` on a new lane thread. The instance itself is made by the
+    /// first step.
+    pub(crate) fn spawn_on_lane(extension: &str, module: Module) -> Result<ActorRef<Self>, Error> {
+        let prepared = Self::prepare();
+        let actor_ref = prepared.actor_ref().clone();
+        let actor = Self {
+            extension: extension.to_owned(),
+            module,
+            instance: None,
+        };
+        // kameo spawns a task when an actor stops (to tell its links), which needs a tokio
+        // context. The lane's own: the caller's runtime may be shutting down by the time a
+        // pool's last actors stop, and a task spawned on a runtime that is gone panics. Nothing
+        // drives this one; the task it is given has nothing to do (no links) and goes with it.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::Actor {
+                step: extension.to_owned(),
+                reason: format!("cannot start a runtime for the extension's thread: {e}"),
+            })?;
+        std::thread::Builder::new()
+            .name(format!("morphir-lane-{extension}"))
+            .spawn(move || {
+                let _context = runtime.enter();
+                lane::block_on(prepared.run(actor))
+            })
+            .map_err(|e| Error::Actor {
+                step: extension.to_owned(),
+                reason: format!("cannot start a thread for the extension: {e}"),
+            })?;
+        Ok(actor_ref)
+    }
+}
+
+/// The message: call `operation` with `input`.
 #[derive(Debug)]
 pub struct RunStep {
+    /// The step, for the trace.
+    pub step: String,
     /// The operation.
     pub operation: Operation,
     /// The request envelope.
     pub input: Envelope,
-    /// The pool permit reserved for this call.
+    /// The pool permit this call holds. It travels with the message, so it is released when
+    /// the call ends, not when the caller stops waiting for it: a build that abandons a call
+    /// (Ctrl-C) cannot start a second instance beside one that is still running.
     pub permit: OwnedSemaphorePermit,
-    /// What the step's host functions may do (installed for this call only: pooled instances
-    /// serve other steps next).
+    /// What the step's host functions may do (installed for this call only: the instance
+    /// serves other steps next).
     pub context: HostContext,
 }
 
-impl Message<RunStep> for StepActor {
+impl Message<RunStep> for InstanceActor {
     type Reply = Result<CallOutput, Error>;
 
     #[expect(
@@ -51,62 +97,22 @@ impl Message<RunStep> for StepActor {
         reason = "kameo's handler is async; this one blocks on purpose, on the actor's own thread"
     )]
     async fn handle(&mut self, msg: RunStep, _ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        // This runs on the actor's own thread: blocking in the Wasm call is what it is for.
         let RunStep {
+            step,
             operation,
             input,
             permit,
             context,
         } = msg;
-        let mut instance = self.pool.checkout()?;
+        let instance = match &mut self.instance {
+            Some(instance) => instance,
+            slot @ None => slot.insert(self.module.instantiate()?),
+        };
+        // After a trap, timeout, out-of-memory error or ABI breach the instance has already
+        // replaced its guest state (`Instance::call`), so it is fit for the next step.
         let result = instance.call_with(operation, &input, &context);
-        self.pool.checkin(instance);
         drop(permit);
-        tracing::trace!(step = %self.step, ok = result.is_ok(), "step call finished");
+        tracing::trace!(%step, extension = %self.extension, ok = result.is_ok(), "step call finished");
         Ok(result?)
     }
-}
-
-/// Spawns a [`StepActor`] on a thread of its own for `step`, runs one call on it (with no host
-/// grants: see [`run_on_actor_with`]), and stops it.
-pub async fn run_on_actor(
-    step: &str,
-    pool: Arc<InstancePool>,
-    operation: Operation,
-    input: Envelope,
-) -> Result<CallOutput, Error> {
-    run_on_actor_with(step, pool, operation, input, HostContext::default()).await
-}
-
-/// [`run_on_actor`] with the step's [`HostContext`] (its environment view, hosts, readable
-/// files and random seed).
-pub async fn run_on_actor_with(
-    step: &str,
-    pool: Arc<InstancePool>,
-    operation: Operation,
-    input: Envelope,
-    context: HostContext,
-) -> Result<CallOutput, Error> {
-    let permit = pool.reserve().await;
-    let actor = StepActor::spawn_in_thread(StepActor {
-        step: step.to_owned(),
-        pool,
-    });
-    let reply = actor
-        .ask(RunStep {
-            operation,
-            input,
-            permit,
-            context,
-        })
-        .await;
-    // The actor's work is done either way; let its thread end.
-    let _ = actor.stop_gracefully().await;
-    reply.map_err(|e| match e {
-        kameo::error::SendError::HandlerError(e) => e,
-        other => Error::Actor {
-            step: step.to_owned(),
-            reason: other.to_string(),
-        },
-    })
 }

@@ -1,13 +1,14 @@
-//! Where extension instances live: per-extension pools of warm instances, and the Kameo actor
-//! that runs one step on an instance borrowed from a pool.
+//! Where extension instances live: per-extension pools of live instances, each owned by a Kameo
+//! actor on a thread of its own.
 //!
-//! The build executor spawns one [`StepActor`] per step that misses the cache. The actor runs on
-//! a thread of its own (`spawn_in_thread`), so a Wasm call, which blocks, never occupies one of
-//! the async runtime's workers; measured with kameo 0.22 here, a call made directly in the
-//! handler costs about 15 µs per ask against about 66 µs through `spawn_blocking`. The actor
-//! borrows an instance from the extension's [`InstancePool`], which caps how many instances are
-//! live at once (compile once per build, at most `--jobs` instances: ten thousand steps do not
-//! mean ten thousand instances) and keeps idle ones warm for the next step.
+//! The build executor runs a step that misses the cache with [`InstancePool::run`]: the step
+//! is a message to an [`InstanceActor`], which owns one instance of the extension and makes the
+//! Wasm call, which blocks, on its own thread (a *lane*), never on one of the async runtime's
+//! workers. The pool caps how many instances are live at once (compile once per build, at most
+//! `--jobs` instances: ten thousand steps do not mean ten thousand instances) and keeps idle
+//! actors, with their instance and thread, warm for the next step. Lanes, and the CLI while it
+//! awaits a build, wait with [`lane::block_on`], which spins briefly before it parks: on the VMs
+//! measured here waking a parked thread cost more than a short call itself (`lane.rs`).
 //!
 //! Runtime extensions (TEA) run on a [`ProgramActor`] each, which owns the program's instance
 //! and model, runs its commands and keeps its subscriptions live; [`Program`] is the host's
@@ -18,11 +19,12 @@
 //! instances.
 
 mod actor;
+pub mod lane;
 mod pool;
 mod program;
 mod warm;
 
-pub use actor::{RunStep, StepActor, run_on_actor, run_on_actor_with};
+pub use actor::{InstanceActor, RunStep};
 pub use pool::InstancePool;
 pub use program::{Program, ProgramActor, ProgramArgs, ProgramEvent, ProgramOptions};
 pub use warm::{PoolKey, PoolStatus, WarmPools, WarmSettings, WarmStatus};

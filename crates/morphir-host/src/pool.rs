@@ -1,13 +1,20 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
-use morphir_runtime::{Instance, Module};
+use kameo::actor::ActorRef;
+use kameo::error::SendError;
+use morphir_runtime::{CallOutput, Envelope, HostContext, Module, Operation};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Warm instances of one extension, at most `max_live` of them in use or idle at once.
+use crate::Error;
+use crate::actor::{InstanceActor, RunStep};
+
+/// The live instances of one extension, each owned by an [`InstanceActor`] on a thread of its
+/// own: at most `max_live` of them busy or idle at once. Idle actors keep their instance and
+/// thread warm for the next step.
 #[derive(Debug)]
 pub struct InstancePool {
     module: Module,
-    idle: Mutex<Vec<Instance>>,
+    idle: Mutex<Vec<ActorRef<InstanceActor>>>,
     permits: Arc<Semaphore>,
     max_live: usize,
 }
@@ -28,35 +35,86 @@ impl InstancePool {
         &self.module
     }
 
-    /// Waits for the right to hold an instance. The permit travels with the work to the actor.
-    pub async fn reserve(&self) -> OwnedSemaphorePermit {
+    /// Runs `step`: calls `operation` with `input` under `context` on an idle instance's actor,
+    /// or on a new one when none is idle and fewer than `max_live` are busy (otherwise waits for
+    /// one). The instance returns to the pool afterwards, also after a failed call (a fatal
+    /// failure has already replaced its guest state).
+    ///
+    /// Dropping the future abandons the call: the actor finishes it, nothing waits for the
+    /// result, and the actor is not returned to the pool (it stops when the call ends). The
+    /// instance's place stays taken until then.
+    pub async fn run(
+        &self,
+        step: &str,
+        operation: Operation,
+        input: Envelope,
+        context: HostContext,
+    ) -> Result<CallOutput, Error> {
+        let permit = self.reserve().await;
+        let actor = self.checkout(step)?;
+        let reply = actor
+            .ask(RunStep {
+                step: step.to_owned(),
+                operation,
+                input,
+                permit,
+                context,
+            })
+            .await;
+        match reply {
+            Ok(output) => {
+                self.checkin(actor);
+                Ok(output)
+            }
+            Err(SendError::HandlerError(e)) => {
+                self.checkin(actor);
+                Err(e)
+            }
+            // The actor is gone (it panicked): so is its instance.
+            Err(other) => Err(Error::Actor {
+                step: step.to_owned(),
+                reason: other.to_string(),
+            }),
+        }
+    }
+
+    /// Waits for the right to hold an instance.
+    async fn reserve(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .expect("the pool's semaphore is never closed")
     }
 
-    /// An idle instance, or a new one (which may compile a lane: call it off the async
-    /// workers). The caller must hold a permit from [`InstancePool::reserve`].
-    pub fn checkout(&self) -> morphir_runtime::Result<Instance> {
+    /// An idle actor, or a new one on a new thread (its instance is made by its first step,
+    /// there).
+    fn checkout(&self, step: &str) -> Result<ActorRef<InstanceActor>, Error> {
         let idle = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         match idle {
-            Some(instance) => Ok(instance),
-            None => self.module.instantiate(),
+            Some(actor) => Ok(actor),
+            None => {
+                InstanceActor::spawn_on_lane(self.module.name(), self.module.clone()).map_err(|e| {
+                    match e {
+                        Error::Actor { reason, .. } => Error::Actor {
+                            step: step.to_owned(),
+                            reason,
+                        },
+                        other => other,
+                    }
+                })
+            }
         }
     }
 
-    /// Returns an instance for the next step. One that failed fatally has already replaced its
-    /// guest state (see `Instance::call`), so every returned instance is fit for reuse.
-    pub fn checkin(&self, instance: Instance) {
+    fn checkin(&self, actor: ActorRef<InstanceActor>) {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(instance);
+            .push(actor);
     }
 
     /// How many instances are idle.
@@ -73,10 +131,11 @@ impl InstancePool {
             .saturating_sub(self.permits.available_permits())
     }
 
-    /// Drops idle instances until at most `keep` are left; returns how many were dropped. A
-    /// long-lived host calls it to hold a cap on idle instances (`WarmPools`).
+    /// Drops idle instances until at most `keep` are left; returns how many were dropped (their
+    /// actors stop and their threads end). A long-lived host calls it to hold a cap on idle
+    /// instances (`WarmPools`).
     pub fn trim_idle(&self, keep: usize) -> usize {
-        let dropped: Vec<Instance> = {
+        let dropped: Vec<ActorRef<InstanceActor>> = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             let keep = keep.min(idle.len());
             idle.drain(keep..).collect()

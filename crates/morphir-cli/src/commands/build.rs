@@ -31,14 +31,18 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // The build's own future runs on this thread, as under `tokio.block_on`, but waits the way
+    // the extension threads do (spinning briefly before parking, `morphir_host::lane`): a step's
+    // reply then wakes nothing that sleeps.
+    let context = tokio.enter();
     let result = if args.watch {
-        tokio.block_on(super::watch::run(args, &request, verbose))
+        morphir_host::lane::block_on(super::watch::run(args, &request, verbose))
     } else {
         let progress = Arc::new(Progress::new(verbose));
-        tokio
-            .block_on(build_once(args, &request, &progress, None))
+        morphir_host::lane::block_on(build_once(args, &request, &progress, None))
             .and_then(|outcome| finish(args, &progress, outcome))
     };
+    drop(context);
     // Abandoned calls may still be running on actor threads: do not wait for them.
     tokio.shutdown_background();
     result

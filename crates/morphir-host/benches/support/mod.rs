@@ -1,5 +1,4 @@
-//! What the host benches share: the `echo` guest, envelopes of a given size, and a bench actor
-//! that stays alive between calls.
+//! What the host benches share: the `echo` guest, envelopes of a given size, a warm pool.
 //!
 //! Included by each bench with `mod support;`; not every bench uses every item.
 #![allow(
@@ -11,13 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kameo::Actor;
-use kameo::actor::ActorRef;
-use kameo::error::Infallible;
-use kameo::message::{Context, Message};
 use morphir_host::InstancePool;
 use morphir_runtime::{
-    CallOutput, CompileCache, Envelope, Limits, Module, Operation, Runtime, RuntimeConfig,
+    CompileCache, Envelope, HostContext, Limits, Module, Operation, Runtime, RuntimeConfig,
 };
 
 /// The two envelope sizes of the benchmarks: 100 bytes and 1 MiB on the wire, header included.
@@ -70,56 +65,17 @@ pub fn size_name(size: usize) -> String {
     }
 }
 
-/// A pool of `live` instances of `module`, all created up front (warm).
+/// A pool of up to `live` instances of `module`, one of them made by a first call.
 pub fn warm_pool(module: &Module, live: usize) -> Arc<InstancePool> {
     let pool = Arc::new(InstancePool::new(module.clone(), live));
-    let instances: Vec<_> = (0..live)
-        .map(|_| pool.checkout().expect("instantiate"))
-        .collect();
-    for instance in instances {
-        pool.checkin(instance);
-    }
+    morphir_host::lane::block_on(pool.run(
+        "warm-up",
+        Operation::Transform,
+        envelope(100),
+        HostContext::default(),
+    ))
+    .expect("warm-up call");
     pool
-}
-
-/// A long-lived actor doing what `morphir_host::StepActor` does for one `RunStep` (check an
-/// instance out of the pool, call, check it in), asked again and again. `StepActor` itself
-/// cannot be built outside its crate (its fields are private and it has no constructor), so
-/// the bench carries this copy of its handler.
-#[derive(Debug)]
-pub struct Caller {
-    pub pool: Arc<InstancePool>,
-}
-
-impl Actor for Caller {
-    type Args = Self;
-    type Error = Infallible;
-
-    fn on_start(
-        args: Self::Args,
-        _actor_ref: ActorRef<Self>,
-    ) -> impl Future<Output = Result<Self, Self::Error>> + Send {
-        std::future::ready(Ok(args))
-    }
-}
-
-/// Call `transform` with this envelope (shared: the bench measures the actor, not a copy).
-#[derive(Debug)]
-pub struct Call(pub Arc<Envelope>);
-
-impl Message<Call> for Caller {
-    type Reply = Result<CallOutput, morphir_host::Error>;
-
-    #[expect(
-        clippy::unused_async_trait_impl,
-        reason = "kameo's handler is async; this one blocks on purpose, on the actor's own thread"
-    )]
-    async fn handle(&mut self, msg: Call, _ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let mut instance = self.pool.checkout()?;
-        let result = instance.call(Operation::Transform, &msg.0);
-        self.pool.checkin(instance);
-        Ok(result?)
-    }
 }
 
 /// The tokio runtime the CLI builds (two workers; actors run on threads of their own).

@@ -5,7 +5,12 @@ use kameo::message::{Context, Message};
 use morphir_runtime::{CallOutput, Envelope, HostContext, Instance, Module, Operation};
 use tokio::sync::OwnedSemaphorePermit;
 
+use std::sync::{Mutex, PoisonError, Weak};
+
 use crate::{Error, lane};
+
+/// A pool's idle actors.
+pub(crate) type IdleList = Mutex<Vec<ActorRef<InstanceActor>>>;
 
 /// Owns one live instance of an extension and runs the steps sent to it, one at a time, on a
 /// thread of its own (a lane: see `lane.rs`). It lives as long as its pool keeps it, so a
@@ -15,6 +20,11 @@ use crate::{Error, lane};
 pub struct InstanceActor {
     extension: String,
     module: Module,
+    /// The pool's idle list, which the actor puts itself back on when a call ends, before it
+    /// releases the call's permit: a step that gets the permit then finds this actor idle
+    /// instead of starting another (the live cap holds for actors, not only for calls). Weak:
+    /// the list holds the actors, and a dropped pool must stop them.
+    idle: Weak<IdleList>,
     /// Created on the actor's own thread by its first step (instantiating can compile a lane
     /// of the module, which must not happen on the async workers).
     instance: Option<Instance>,
@@ -39,12 +49,17 @@ impl Actor for InstanceActor {
 impl InstanceActor {
     /// Starts an actor for `module` on a new lane thread. The instance itself is made by the
     /// first step.
-    pub(crate) fn spawn_on_lane(extension: &str, module: Module) -> Result<ActorRef<Self>, Error> {
+    pub(crate) fn spawn_on_lane(
+        extension: &str,
+        module: Module,
+        idle: Weak<IdleList>,
+    ) -> Result<ActorRef<Self>, Error> {
         let prepared = Self::prepare();
         let actor_ref = prepared.actor_ref().clone();
         let actor = Self {
             extension: extension.to_owned(),
             module,
+            idle,
             instance: None,
         };
         // kameo spawns a task when an actor stops (to tell its links), which needs a tokio
@@ -96,7 +111,7 @@ impl Message<RunStep> for InstanceActor {
         clippy::unused_async_trait_impl,
         reason = "kameo's handler is async; this one blocks on purpose, on the actor's own thread"
     )]
-    async fn handle(&mut self, msg: RunStep, _ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+    async fn handle(&mut self, msg: RunStep, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
         let RunStep {
             step,
             operation,
@@ -104,13 +119,20 @@ impl Message<RunStep> for InstanceActor {
             permit,
             context,
         } = msg;
-        let instance = match &mut self.instance {
-            Some(instance) => instance,
-            slot @ None => slot.insert(self.module.instantiate()?),
-        };
+        let result = match &mut self.instance {
+            Some(instance) => Ok(instance),
+            slot @ None => self.module.instantiate().map(|i| &mut *slot.insert(i)),
+        }
         // After a trap, timeout, out-of-memory error or ABI breach the instance has already
         // replaced its guest state (`Instance::call`), so it is fit for the next step.
-        let result = instance.call_with(operation, &input, &context);
+        .and_then(|instance| instance.call_with(operation, &input, &context));
+        // Back on the idle list, then the permit: also when the caller has stopped waiting
+        // (an abandoned call), since the instance is fit either way.
+        if let Some(idle) = self.idle.upgrade() {
+            idle.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(ctx.actor_ref().clone());
+        }
         drop(permit);
         tracing::trace!(%step, extension = %self.extension, ok = result.is_ok(), "step call finished");
         Ok(result?)

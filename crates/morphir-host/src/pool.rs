@@ -6,7 +6,7 @@ use morphir_runtime::{CallOutput, Envelope, HostContext, Module, Operation};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Error;
-use crate::actor::{InstanceActor, RunStep};
+use crate::actor::{IdleList, InstanceActor, RunStep};
 
 /// The live instances of one extension, each owned by an [`InstanceActor`] on a thread of its
 /// own: at most `max_live` of them busy or idle at once. Idle actors keep their instance and
@@ -14,7 +14,7 @@ use crate::actor::{InstanceActor, RunStep};
 #[derive(Debug)]
 pub struct InstancePool {
     module: Module,
-    idle: Mutex<Vec<ActorRef<InstanceActor>>>,
+    idle: Arc<IdleList>,
     permits: Arc<Semaphore>,
     max_live: usize,
 }
@@ -24,7 +24,7 @@ impl InstancePool {
     pub fn new(module: Module, max_live: usize) -> Self {
         Self {
             module,
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::new(Mutex::new(Vec::new())),
             permits: Arc::new(Semaphore::new(max_live.max(1))),
             max_live: max_live.max(1),
         }
@@ -40,9 +40,8 @@ impl InstancePool {
     /// one). The instance returns to the pool afterwards, also after a failed call (a fatal
     /// failure has already replaced its guest state).
     ///
-    /// Dropping the future abandons the call: the actor finishes it, nothing waits for the
-    /// result, and the actor is not returned to the pool (it stops when the call ends). The
-    /// instance's place stays taken until then.
+    /// Dropping the future abandons the call: the actor finishes it and nothing waits for the
+    /// result. The instance's place stays taken until then; then the actor is idle again.
     pub async fn run(
         &self,
         step: &str,
@@ -61,21 +60,15 @@ impl InstancePool {
                 context,
             })
             .await;
-        match reply {
-            Ok(output) => {
-                self.checkin(actor);
-                Ok(output)
-            }
-            Err(SendError::HandlerError(e)) => {
-                self.checkin(actor);
-                Err(e)
-            }
+        // The actor has put itself back on the idle list (see `InstanceActor::idle`).
+        reply.map_err(|e| match e {
+            SendError::HandlerError(e) => e,
             // The actor is gone (it panicked): so is its instance.
-            Err(other) => Err(Error::Actor {
+            other => Error::Actor {
                 step: step.to_owned(),
                 reason: other.to_string(),
-            }),
-        }
+            },
+        })
     }
 
     /// Waits for the right to hold an instance.
@@ -96,25 +89,19 @@ impl InstancePool {
             .pop();
         match idle {
             Some(actor) => Ok(actor),
-            None => {
-                InstanceActor::spawn_on_lane(self.module.name(), self.module.clone()).map_err(|e| {
-                    match e {
-                        Error::Actor { reason, .. } => Error::Actor {
-                            step: step.to_owned(),
-                            reason,
-                        },
-                        other => other,
-                    }
-                })
-            }
+            None => InstanceActor::spawn_on_lane(
+                self.module.name(),
+                self.module.clone(),
+                Arc::downgrade(&self.idle),
+            )
+            .map_err(|e| match e {
+                Error::Actor { reason, .. } => Error::Actor {
+                    step: step.to_owned(),
+                    reason,
+                },
+                other => other,
+            }),
         }
-    }
-
-    fn checkin(&self, actor: ActorRef<InstanceActor>) {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(actor);
     }
 
     /// How many instances are idle.

@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt as _;
-use futures_util::stream::FuturesUnordered;
 use morphir_cache::{
     Digest, Hit, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit,
     Store,
@@ -15,6 +13,7 @@ use morphir_envelope::abi::{ABI_VERSION, Operation};
 use morphir_envelope::{Envelope, FileBundle, Header, StepRequest, content_type};
 use morphir_graph::{StepGraph, StepIndex, StepKind};
 use morphir_runtime::{CallOutput, Runtime};
+use tokio::task::JoinSet;
 
 use crate::extensions::{self, BuildExtension};
 use crate::{
@@ -132,12 +131,6 @@ fn bundle_path(file: &std::path::Path, dir: &std::path::Path) -> Result<String, 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
-
-/// The misses being run: polled on the scheduler's own thread rather than spawned onto the
-/// runtime's workers, so a reply from an extension's thread wakes the scheduler directly
-/// (one hand-off, not two; `morphir_host::lane`).
-type Running =
-    FuturesUnordered<std::pin::Pin<Box<dyn Future<Output = (Box<Job>, StepReport, Ran)> + Send>>>;
 
 /// Runs the steps of `graph` (see the crate docs). Fails before running anything when an
 /// extension is unusable; a failing step is reported in the [`BuildReport`], not as an error.
@@ -338,7 +331,7 @@ impl Scheduler {
             jobs.min(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
-        let mut running = Running::new();
+        let mut running: JoinSet<(Box<Job>, StepReport, Ran)> = JoinSet::new();
         // Misses prepared in a batch, waiting for a free slot.
         let mut queued: std::collections::VecDeque<(Box<Job>, StepReport)> =
             std::collections::VecDeque::new();
@@ -404,15 +397,16 @@ impl Scheduler {
                 // Nothing is being written here: writes happen only in this task, between
                 // polls. Running calls are abandoned; their results are never stored.
                 cancelled = true;
-                running.clear();
+                running.abort_all();
                 break;
             }
             if running.is_empty() {
                 break;
             }
             tokio::select! {
-                joined = running.next() => {
-                    let Some((job, report, result)) = joined else { continue };
+                joined = running.join_next() => {
+                    let Some(joined) = joined else { continue };
+                    let (job, report, result) = joined.expect("step tasks do not panic");
                     let index = job.index;
                     let report = self.complete(&job, report, result);
                     let failed = report.status == StepStatus::Failed;
@@ -433,7 +427,13 @@ impl Scheduler {
     }
 
     /// Starts a prepared miss on an actor (or asks the remote cache first).
-    fn dispatch(&self, running: &mut Running, job: Box<Job>, report: StepReport, jobs: usize) {
+    fn dispatch(
+        &self,
+        running: &mut JoinSet<(Box<Job>, StepReport, Ran)>,
+        job: Box<Job>,
+        report: StepReport,
+        jobs: usize,
+    ) {
         (self.events)(&Event::Started {
             step: report.id.clone(),
         });
@@ -444,7 +444,7 @@ impl Scheduler {
         });
         let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
         let remote = self.options.remote.clone().filter(|_| job.lookup_remote);
-        let mut step = Box::pin(async move {
+        running.spawn(async move {
             let started = Instant::now();
             if let Some(remote) = remote
                 && let Some(hit) = remote.lookup(&step_id, job.key).await
@@ -466,16 +466,6 @@ impl Scheduler {
             report.duration_ms = millis(started.elapsed());
             (job, report, Ran::Called(result))
         });
-        // Polled once right away, so the call is on its way to its actor before this thread
-        // goes back to serving hits; `running` polls it again, with its own waker, when the
-        // scheduler next waits (it polls every future pushed into it).
-        match step
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-        {
-            std::task::Poll::Ready(done) => running.push(Box::pin(std::future::ready(done))),
-            std::task::Poll::Pending => running.push(step),
-        }
     }
 
     /// Every step's report; steps that never ended were skipped (after a failure) or cancelled.

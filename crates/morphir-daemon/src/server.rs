@@ -560,9 +560,9 @@ async fn run_build(
 }
 
 /// Runs a build's future on a thread of its own, inside this runtime's context, waiting with
-/// `morphir_host::lane::block_on` as the CLI does: the scheduler polls its running steps
-/// itself, and a reply from an extension's thread then finds it spinning instead of waking a
-/// parked tokio worker (`lane.rs`). One thread per build, not per step.
+/// `morphir_host::lane::block_on` as the CLI does: a finished step then finds the scheduler
+/// spinning instead of waking a parked tokio worker (`lane.rs`). One thread per build, not
+/// per step.
 fn spawn_build<F>(build: F) -> tokio::sync::oneshot::Receiver<F::Output>
 where
     F: Future + Send + 'static,

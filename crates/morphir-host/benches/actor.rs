@@ -25,20 +25,13 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use morphir_host::InstancePool;
 use morphir_host::lane::block_on;
-use morphir_runtime::{Envelope, HostContext, Operation};
-use support::{SIZES, echo_module, envelope, tokio, warm_pool};
+use morphir_runtime::{Envelope, Operation};
+use support::{SIZES, call, echo_module, envelope, tokio, warm_pool};
 
 /// `n` calls of `input` through `pool`, one after the other.
 async fn calls(pool: &InstancePool, input: &Envelope, n: u64) {
     for _ in 0..n {
-        pool.run(
-            "bench",
-            Operation::Transform,
-            input.clone(),
-            HostContext::default(),
-        )
-        .await
-        .unwrap();
+        call(pool, input).await;
     }
 }
 

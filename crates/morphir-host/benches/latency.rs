@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use morphir_host::lane::block_on;
-use morphir_runtime::{HostContext, Operation};
-use support::{SIZES, echo_module, envelope, size_name, tokio, warm_pool};
+use morphir_runtime::Operation;
+use support::{SIZES, call, echo_module, envelope, size_name, tokio, warm_pool};
 
 /// Calls timed per path: (warm-up, measured) for 100 B, and for 1 MiB.
 fn counts(size: usize, quick: bool) -> (usize, usize) {
@@ -104,14 +104,7 @@ fn main() {
                 let mut samples = Vec::with_capacity(n);
                 for i in 0..warm + n {
                     let start = Instant::now();
-                    pool.run(
-                        "bench",
-                        Operation::Transform,
-                        input.clone(),
-                        HostContext::default(),
-                    )
-                    .await
-                    .unwrap();
+                    call(&pool, &input).await;
                     if i >= warm {
                         samples.push(start.elapsed());
                     }

@@ -1,11 +1,11 @@
+use std::sync::{Mutex, PoisonError, Weak};
+
 use kameo::Actor;
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::Infallible;
 use kameo::message::{Context, Message};
 use morphir_runtime::{CallOutput, Envelope, HostContext, Instance, Module, Operation};
 use tokio::sync::OwnedSemaphorePermit;
-
-use std::sync::{Mutex, PoisonError, Weak};
 
 use crate::{Error, lane};
 
@@ -47,17 +47,23 @@ impl Actor for InstanceActor {
 }
 
 impl InstanceActor {
-    /// Starts an actor for `module` on a new lane thread. The instance itself is made by the
-    /// first step.
+    /// Starts an actor for `module` on a new lane thread, for `step` (named if it cannot
+    /// start). The instance itself is made by the first step.
     pub(crate) fn spawn_on_lane(
-        extension: &str,
+        step: &str,
         module: Module,
         idle: Weak<IdleList>,
     ) -> Result<ActorRef<Self>, Error> {
         let prepared = Self::prepare();
         let actor_ref = prepared.actor_ref().clone();
+        let extension = module.name().to_owned();
+        let failed = |reason: String| Error::Actor {
+            step: step.to_owned(),
+            reason,
+        };
+        let thread_name = format!("morphir-lane-{extension}");
         let actor = Self {
-            extension: extension.to_owned(),
+            extension,
             module,
             idle,
             instance: None,
@@ -68,20 +74,18 @@ impl InstanceActor {
         // drives this one; the task it is given has nothing to do (no links) and goes with it.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
-            .map_err(|e| Error::Actor {
-                step: extension.to_owned(),
-                reason: format!("cannot start a runtime for the extension's thread: {e}"),
+            .map_err(|e| {
+                failed(format!(
+                    "cannot start a runtime for the extension's thread: {e}"
+                ))
             })?;
         std::thread::Builder::new()
-            .name(format!("morphir-lane-{extension}"))
+            .name(thread_name)
             .spawn(move || {
                 let _context = runtime.enter();
                 lane::block_on(prepared.run(actor))
             })
-            .map_err(|e| Error::Actor {
-                step: extension.to_owned(),
-                reason: format!("cannot start a thread for the extension: {e}"),
-            })?;
+            .map_err(|e| failed(format!("cannot start a thread for the extension: {e}")))?;
         Ok(actor_ref)
     }
 }

@@ -89,18 +89,9 @@ impl InstancePool {
             .pop();
         match idle {
             Some(actor) => Ok(actor),
-            None => InstanceActor::spawn_on_lane(
-                self.module.name(),
-                self.module.clone(),
-                Arc::downgrade(&self.idle),
-            )
-            .map_err(|e| match e {
-                Error::Actor { reason, .. } => Error::Actor {
-                    step: step.to_owned(),
-                    reason,
-                },
-                other => other,
-            }),
+            None => {
+                InstanceActor::spawn_on_lane(step, self.module.clone(), Arc::downgrade(&self.idle))
+            }
         }
     }
 

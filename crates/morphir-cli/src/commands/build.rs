@@ -32,8 +32,8 @@ pub(crate) fn run(args: &BuildArgs, verbose: u8) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     // The build's own future runs on this thread, as under `tokio.block_on`, but waits the way
-    // the extension threads do (spinning briefly before parking, `morphir_host::lane`): a step's
-    // reply then wakes nothing that sleeps.
+    // the extension threads do (spinning briefly before parking, `morphir_host::lane`): a
+    // finished step then finds it awake.
     let context = tokio.enter();
     let result = if args.watch {
         morphir_host::lane::block_on(super::watch::run(args, &request, verbose))

@@ -65,16 +65,23 @@ pub fn size_name(size: usize) -> String {
     }
 }
 
+/// One `transform` of `input` through `pool`, as a build runs a miss (with the copy of the
+/// request the build makes).
+pub async fn call(pool: &InstancePool, input: &Envelope) {
+    pool.run(
+        "bench",
+        Operation::Transform,
+        input.clone(),
+        HostContext::default(),
+    )
+    .await
+    .expect("echo call");
+}
+
 /// A pool of up to `live` instances of `module`, one of them made by a first call.
 pub fn warm_pool(module: &Module, live: usize) -> Arc<InstancePool> {
     let pool = Arc::new(InstancePool::new(module.clone(), live));
-    morphir_host::lane::block_on(pool.run(
-        "warm-up",
-        Operation::Transform,
-        envelope(100),
-        HostContext::default(),
-    ))
-    .expect("warm-up call");
+    morphir_host::lane::block_on(call(&pool, &envelope(100)));
     pool
 }
 

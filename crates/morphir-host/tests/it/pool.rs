@@ -10,6 +10,14 @@ use morphir_runtime::{Envelope, HostContext, Limits, Operation};
 
 use crate::support::load;
 
+/// Default limits but a time limit of `ms` (for `spin`).
+fn time_limit(ms: u64) -> Limits {
+    Limits {
+        max_execution_time: Duration::from_millis(ms),
+        ..Limits::default()
+    }
+}
+
 fn pool(max_live: usize, limits: Limits) -> Arc<InstancePool> {
     Arc::new(InstancePool::new(load("echo", limits), max_live))
 }
@@ -50,11 +58,7 @@ async fn many_steps_share_at_most_max_live_actors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_or_timed_out_call_keeps_the_actor_fit_for_the_next_step() {
-    let limits = Limits {
-        max_execution_time: Duration::from_millis(200),
-        ..Limits::default()
-    };
-    let pool = pool(1, limits);
+    let pool = pool(1, time_limit(200));
     let failed = echo(&pool, "fails", Some("fail")).await.unwrap_err();
     assert!(failed.contains("echo was asked to fail"), "{failed}");
     let timed_out = echo(&pool, "spins", Some("spin")).await.unwrap_err();
@@ -69,11 +73,7 @@ async fn a_failed_or_timed_out_call_keeps_the_actor_fit_for_the_next_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_call_holds_its_place_until_it_ends_then_its_actor_serves_again() {
-    let limits = Limits {
-        max_execution_time: Duration::from_millis(500),
-        ..Limits::default()
-    };
-    let pool = pool(1, limits);
+    let pool = pool(1, time_limit(500));
     echo(&pool, "warm", None).await.unwrap();
     assert_eq!(pool.idle(), 1);
     // Abandon a call that spins until its time limit.

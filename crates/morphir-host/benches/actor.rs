@@ -10,8 +10,9 @@
 //!   daemon's builds are), whose worker parks without spinning.
 //! * `throughput/*`: calls per second on two instances: the runtime alone (one thread per
 //!   instance); `InstancePool::run` with a pool of two and two calls in flight, awaited on one
-//!   thread (a build with `-j 2`); the same from two tokio tasks. Criterion's "thrpt" is calls
-//!   per second, over both.
+//!   thread (a build with `-j 2`); the same from two tokio tasks; and with 64 calls in flight
+//!   on one thread (a wide layer of a build: waiting calls queue in the pool, and each actor
+//!   runs them back to back). Criterion's "thrpt" is calls per second, over both.
 //!
 //! p50/p99 per call are in `benches/latency.rs`; memory per instance in `benches/memory.rs`.
 //! Run with `cargo bench -p morphir-host --bench actor` (`RUST_LIB_BACKTRACE=0` for figures
@@ -19,7 +20,9 @@
 
 mod support;
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -73,6 +76,35 @@ fn latency(c: &mut Criterion) {
     group.finish();
 }
 
+/// `n` calls of `input` through `pool`, `in_flight` of them at once, all awaited on this
+/// thread.
+async fn calls_in_flight(pool: &InstancePool, input: &Envelope, n: u64, in_flight: u64) {
+    let mut callers: Vec<Option<Pin<Box<dyn Future<Output = ()> + '_>>>> = (0..in_flight)
+        .map(|i| {
+            let share = n / in_flight + u64::from(i < n % in_flight);
+            Some(Box::pin(calls(pool, input, share)) as Pin<Box<dyn Future<Output = ()>>>)
+        })
+        .collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for caller in &mut callers {
+            if let Some(future) = caller {
+                if future.as_mut().poll(cx).is_ready() {
+                    *caller = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+}
+
 /// `iters` calls split over two workers; the wall time until both are done.
 fn split(iters: u64) -> (u64, u64) {
     (iters / 2, iters - iters / 2)
@@ -115,6 +147,15 @@ fn throughput(c: &mut Criterion) {
             block_on(async {
                 let start = Instant::now();
                 tokio::join!(calls(&pool, &input, n0), calls(&pool, &input, n1));
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function(BenchmarkId::new("pool-run-64-in-flight", 100), |b| {
+        b.iter_custom(|iters| {
+            block_on(async {
+                let start = Instant::now();
+                calls_in_flight(&pool, &input, iters, 64).await;
                 start.elapsed()
             })
         });

@@ -1,30 +1,29 @@
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::{PoisonError, Weak};
 
 use kameo::Actor;
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::Infallible;
 use kameo::message::{Context, Message};
-use morphir_runtime::{CallOutput, Envelope, HostContext, Instance, Module, Operation};
-use tokio::sync::OwnedSemaphorePermit;
+use morphir_runtime::{Instance, Module};
 
+use crate::pool::{Call, Outcome, Request, Shared};
 use crate::{Error, lane};
 
-/// A pool's idle actors.
-pub(crate) type IdleList = Mutex<Vec<ActorRef<InstanceActor>>>;
-
-/// Owns one live instance of an extension and runs the steps sent to it, one at a time, on a
-/// thread of its own (a lane: see `lane.rs`). It lives as long as its pool keeps it, so a
+/// Owns one live instance of an extension and runs the pool's queued steps, one at a time, on
+/// a thread of its own (a lane: see `lane.rs`). It lives as long as its pool keeps it, so a
 /// build's misses, and a daemon's builds, reuse both the thread and the instance: a step is a
-/// message, not a thread.
+/// queued call, not a thread.
+///
+/// A [`Drain`] message sets it going: it takes calls from its pool's queue until the queue is
+/// empty, then puts itself on the pool's idle list (both under the pool's lock, so a call
+/// queued meanwhile either finds it idle or is taken by it). While steps keep coming, an actor
+/// goes from one call to the next without waiting for the caller to hand it the next one.
 #[derive(Debug)]
 pub struct InstanceActor {
     extension: String,
     module: Module,
-    /// The pool's idle list, which the actor puts itself back on when a call ends, before it
-    /// releases the call's permit: a step that gets the permit then finds this actor idle
-    /// instead of starting another (the live cap holds for actors, not only for calls). Weak:
-    /// the list holds the actors, and a dropped pool must stop them.
-    idle: Weak<IdleList>,
+    /// Its place among the pool's live instances, given back when the actor is dropped.
+    slot: Slot,
     /// Created on the actor's own thread by its first step (instantiating can compile a lane
     /// of the module, which must not happen on the async workers).
     instance: Option<Instance>,
@@ -47,12 +46,13 @@ impl Actor for InstanceActor {
 }
 
 impl InstanceActor {
-    /// Starts an actor for `module` on a new lane thread, for `step` (named if it cannot
-    /// start). The instance itself is made by the first step.
+    /// Starts an actor for `module` on a new lane thread, holding `slot`, for `step` (named if
+    /// it cannot start; the slot is given back then). The instance itself is made by the first
+    /// step.
     pub(crate) fn spawn_on_lane(
         step: &str,
         module: Module,
-        idle: Weak<IdleList>,
+        slot: Slot,
     ) -> Result<ActorRef<Self>, Error> {
         let prepared = Self::prepare();
         let actor_ref = prepared.actor_ref().clone();
@@ -65,7 +65,7 @@ impl InstanceActor {
         let actor = Self {
             extension,
             module,
-            idle,
+            slot,
             instance: None,
         };
         // kameo spawns a task when an actor stops (to tell its links), which needs a tokio
@@ -88,57 +88,77 @@ impl InstanceActor {
             .map_err(|e| failed(format!("cannot start a thread for the extension: {e}")))?;
         Ok(actor_ref)
     }
-}
 
-/// The message: call `operation` with `input`.
-#[derive(Debug)]
-pub struct RunStep {
-    /// The step, for the trace.
-    pub step: String,
-    /// The operation.
-    pub operation: Operation,
-    /// The request envelope.
-    pub input: Envelope,
-    /// The pool permit this call holds. It travels with the message, so it is released when
-    /// the call ends, not when the caller stops waiting for it: a build that abandons a call
-    /// (Ctrl-C) cannot start a second instance beside one that is still running.
-    pub permit: OwnedSemaphorePermit,
-    /// What the step's host functions may do (installed for this call only: the instance
-    /// serves other steps next).
-    pub context: HostContext,
-}
-
-impl Message<RunStep> for InstanceActor {
-    type Reply = Result<CallOutput, Error>;
-
-    #[expect(
-        clippy::unused_async_trait_impl,
-        reason = "kameo's handler is async; this one blocks on purpose, on the actor's own thread"
-    )]
-    async fn handle(&mut self, msg: RunStep, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let RunStep {
-            step,
-            operation,
-            input,
-            permit,
-            context,
-        } = msg;
+    /// Runs one queued call on this actor's instance.
+    fn call(&mut self, request: &Request) -> Result<morphir_runtime::CallOutput, Error> {
         let result = match &mut self.instance {
             Some(instance) => Ok(instance),
             slot @ None => self.module.instantiate().map(|i| &mut *slot.insert(i)),
         }
         // After a trap, timeout, out-of-memory error or ABI breach the instance has already
         // replaced its guest state (`Instance::call`), so it is fit for the next step.
-        .and_then(|instance| instance.call_with(operation, &input, &context));
-        // Back on the idle list, then the permit: also when the caller has stopped waiting
-        // (an abandoned call), since the instance is fit either way.
-        if let Some(idle) = self.idle.upgrade() {
-            idle.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(ctx.actor_ref().clone());
-        }
-        drop(permit);
-        tracing::trace!(%step, extension = %self.extension, ok = result.is_ok(), "step call finished");
+        .and_then(|instance| {
+            instance.call_with(request.operation, &request.input, &request.context)
+        });
+        tracing::trace!(step = %request.step, extension = %self.extension, ok = result.is_ok(), "step call finished");
         Ok(result?)
+    }
+}
+
+/// The message: run the pool's queued calls until none is left, then go idle.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Drain;
+
+impl Message<Drain> for InstanceActor {
+    type Reply = ();
+
+    #[expect(
+        clippy::unused_async_trait_impl,
+        reason = "kameo's handler is async; this one blocks on purpose, on the actor's own thread"
+    )]
+    async fn handle(&mut self, _: Drain, ctx: &mut Context<Self, Self::Reply>) {
+        let mut next = self.next_call(ctx.actor_ref());
+        while let Some(call) = next {
+            let result = self.call(&call.request);
+            // The next call is taken (or the actor is idle again) before this answer goes: a
+            // caller that sees its answer sees the actor back in the pool.
+            next = self.next_call(ctx.actor_ref());
+            // An abandoned call is finished all the same (a Wasm call cannot be cut short);
+            // its result goes nowhere.
+            let _ = call.reply.send(Outcome::Done(result));
+        }
+    }
+}
+
+impl InstanceActor {
+    /// The next queued call still wanted; with none, the actor puts itself on the idle list
+    /// (under the same lock, so a call queued meanwhile either finds it idle or is taken).
+    /// Calls abandoned while they waited (an interrupted build) are dropped unrun.
+    fn next_call(&self, me: &ActorRef<Self>) -> Option<Call> {
+        // A dropped pool has dropped its queue too: nothing left to do, and the actor stops
+        // once the last reference to it goes.
+        let shared = self.slot.shared.upgrade()?;
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let call = std::iter::from_fn(|| state.queue.pop_front()).find(|c| !c.reply.is_closed());
+        if call.is_none() {
+            state.idle.push(me.clone());
+        }
+        call
+    }
+}
+
+/// One of a pool's `max_live` places, held by an actor (or by its spawn until the actor exists)
+/// and given back when that is dropped: when the actor stops (trimmed, its pool dropped, or it
+/// panicked) or its thread could not start.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) shared: Weak<Shared>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.release();
+        }
     }
 }

@@ -24,7 +24,7 @@ mod pool;
 mod program;
 mod warm;
 
-pub use actor::{InstanceActor, RunStep};
+pub use actor::InstanceActor;
 pub use pool::InstancePool;
 pub use program::{Program, ProgramActor, ProgramArgs, ProgramEvent, ProgramOptions};
 pub use warm::{PoolKey, PoolStatus, WarmPools, WarmSettings, WarmStatus};

@@ -1,6 +1,7 @@
 //! Steps through an `InstancePool`: the actors that own its instances are reused, never more
 //! than `max_live` of them, a failed call keeps its actor fit for the next step, and an
-//! abandoned call holds its place until it ends, then its actor serves the next step.
+//! abandoned call holds its place until it ends, then its actor serves the next step; a call
+//! abandoned before an actor took it never runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,6 +98,37 @@ async fn an_abandoned_call_holds_its_place_until_it_ends_then_its_actor_serves_a
     assert!(
         started.elapsed() >= Duration::from_millis(200),
         "the next step started beside the abandoned call"
+    );
+    assert_eq!(pool.idle(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_abandoned_while_it_waits_is_never_run() {
+    let pool = pool(1, time_limit(1000));
+    echo(&pool, "warm", None).await.unwrap();
+    let started = Instant::now();
+    let spin = |step: &'static str| {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { echo(&pool, step, Some("spin")).await })
+    };
+    // The only actor spins for a second; a second spinning call waits behind it, and is given up.
+    let running = spin("running");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiting = spin("waiting");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    waiting.abort();
+    let _ = waiting.await;
+    // The next step runs when the first call ends, not a second later (after the abandoned one).
+    let output = echo(&pool, "next", None).await.unwrap();
+    assert_eq!(output.content, b"next");
+    let waited = started.elapsed();
+    assert!(
+        running.await.unwrap().is_err(),
+        "the spinning call hit its time limit"
+    );
+    assert!(
+        waited < Duration::from_millis(1800),
+        "the abandoned call ran too: the next step waited {waited:?}"
     );
     assert_eq!(pool.idle(), 1);
 }

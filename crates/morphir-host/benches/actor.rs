@@ -3,8 +3,8 @@
 //! 1 MiB envelope.
 //!
 //! * `actor-call/pool-run`: [`InstancePool::run`], as `morphir build` runs a step that misses:
-//!   a pool permit, an idle [`morphir_host::InstanceActor`] (its instance and thread warm), one
-//!   ask, the actor back in the pool; awaited with `morphir_host::lane::block_on`, as the CLI
+//!   an idle [`morphir_host::InstanceActor`] (its instance and thread warm) taken from the pool, the
+//!   call queued and run, the actor back in the pool; awaited with `morphir_host::lane::block_on`, as the CLI
 //!   awaits its build. Includes the copy of the request the build makes for each call.
 //! * `actor-call/pool-run-from-tokio`: the same, awaited from a task on tokio's runtime (as the
 //!   daemon's builds are), whose worker parks without spinning.

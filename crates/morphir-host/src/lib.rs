@@ -6,7 +6,8 @@
 //! Wasm call, which blocks, on its own thread (a *lane*), never on one of the async runtime's
 //! workers. The pool caps how many instances are live at once (compile once per build, at most
 //! `--jobs` instances: ten thousand steps do not mean ten thousand instances) and keeps idle
-//! actors, with their instance and thread, warm for the next step. Lanes, and the CLI while it
+//! actors, with their instance and thread, warm for the next step. A step that finds none idle
+//! and no free place waits in the pool's queue, which busy actors take from as they finish. Lanes, and the CLI while it
 //! awaits a build, wait with [`lane::block_on`], which spins briefly before it parks: on the VMs
 //! measured here waking a parked thread cost more than a short call itself (`lane.rs`).
 //!

@@ -175,7 +175,9 @@ impl InstancePool {
         self.shared.lock().idle.len()
     }
 
-    /// How many instances are busy: running a step, or finishing an abandoned one.
+    /// How many instances are busy: running a step, finishing an abandoned one, or starting.
+    /// An actor started for a call that another actor took first counts here until it finds
+    /// the queue empty and goes idle, which can be just after every caller has its answer.
     pub fn busy(&self) -> usize {
         let state = self.shared.lock();
         state.live.saturating_sub(state.idle.len())

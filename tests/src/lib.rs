@@ -237,7 +237,15 @@ pub fn steps_with(summary: &serde_json::Value, status: &str) -> Vec<String> {
 
 /// Flips the last byte of every cache entry under `cache/v1` (action records, and blobs for
 /// outputs too large to live in their record): every entry becomes corrupt. Returns how many.
+/// The last-run index, which keeps copies of small records, is damaged too (and not counted),
+/// or a build would serve the copies and never read the damaged files.
 pub fn corrupt_cache_entries(project: &Path) -> usize {
+    let index = project.join("cache/v1/steps.index");
+    if let Ok(mut bytes) = std::fs::read(&index) {
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&index, bytes).unwrap();
+    }
     let mut corrupted = 0;
     for kind in ["actions", "blobs"] {
         let Ok(shards) = std::fs::read_dir(project.join("cache/v1").join(kind)) else {

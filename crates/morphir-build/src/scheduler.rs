@@ -615,7 +615,9 @@ impl Scheduler {
         let use_cache = task.cache && http_cacheable && !self.options.no_cache;
 
         if use_cache {
-            match self.store.lookup(&key) {
+            // A hit also records this key as the step's last run, which keeps `--explain`
+            // honest (a later miss is compared with this state).
+            match self.store.lookup_step(&step.id, &key, &manifest) {
                 Ok(Lookup::Hit(hit)) => {
                     let Hit { record, outputs } = *hit;
                     let Some(output) = outputs.into_iter().next() else {
@@ -623,11 +625,6 @@ impl Scheduler {
                     };
                     if let Some(error) = self.write_backend_output(index, &output) {
                         return Self::fail(report, error);
-                    }
-                    // Keeps `--explain` honest (a later miss is compared with this state);
-                    // the store skips the write when the recorded run is already this one.
-                    if let Err(e) = self.store.set_last_run(&step.id, &key, &manifest) {
-                        tracing::debug!("cannot record the last run of {}: {e}", step.id);
                     }
                     report.status = StepStatus::Cached;
                     return Prepared::Done(output, report, record.logs);

@@ -3,11 +3,12 @@
 //! ```text
 //! offset  size  field
 //!  0       4    magic: "MCAR" (action record), "MCAI" (action record with inline outputs),
-//!               "MCLR" (last run of a step) or "MCLI" (the last-run index)
+//!               "MCLR" (last run of a step) or "MCLX" (the last-run index; "MCLI", its
+//!               earlier form without records, is read as no index)
 //!  4       4    CACHE_FORMAT_VERSION, u32 LE
 //!  8       8    body length n, u64 LE
 //! 16       n    body: UTF-8 JSON (MCAI: JSON length u64 LE, JSON, then the inline outputs;
-//!               the index: 64-byte binary pairs)
+//!               the index: binary entries, see `LastRunIndex` in store.rs)
 //! 16+n    32    blake3 of bytes [0, 16+n)
 //! ```
 //!
@@ -19,7 +20,7 @@ use crate::CACHE_FORMAT_VERSION;
 pub(crate) const RECORD_MAGIC: [u8; 4] = *b"MCAR";
 pub(crate) const RECORD_INLINE_MAGIC: [u8; 4] = *b"MCAI";
 pub(crate) const LAST_RUN_MAGIC: [u8; 4] = *b"MCLR";
-pub(crate) const LAST_RUN_INDEX_MAGIC: [u8; 4] = *b"MCLI";
+pub(crate) const LAST_RUN_INDEX_MAGIC: [u8; 4] = *b"MCLX";
 
 const HEADER: usize = 16;
 const TRAILER: usize = 32;

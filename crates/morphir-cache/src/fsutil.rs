@@ -138,16 +138,32 @@ pub(crate) fn read_file(path: &Path) -> Result<Option<ReadFile>> {
     }))
 }
 
-/// Sets a file's mtime to now if it is older than [`TOUCH_AFTER`]. Failure only costs LRU
-/// precision, so it is logged, not returned.
-pub(crate) fn touch(read: &ReadFile, path: &Path) {
-    let now = SystemTime::now();
-    let stale = read
-        .modified
-        .is_none_or(|m| now.duration_since(m).is_ok_and(|age| age > TOUCH_AFTER));
-    if stale && let Err(e) = read.file.set_modified(now) {
+/// Whether an mtime is old enough for a hit to refresh it (see [`TOUCH_AFTER`]).
+pub(crate) fn stale(modified: Option<SystemTime>) -> bool {
+    modified.is_none_or(|m| {
+        SystemTime::now()
+            .duration_since(m)
+            .is_ok_and(|age| age > TOUCH_AFTER)
+    })
+}
+
+/// Sets a file's mtime to now if it is older than [`TOUCH_AFTER`]; returns whether it did.
+/// Failure only costs LRU precision, so it is logged, not returned.
+pub(crate) fn touch(read: &ReadFile, path: &Path) -> bool {
+    if !stale(read.modified) {
+        return false;
+    }
+    if let Err(e) = read.file.set_modified(SystemTime::now()) {
         tracing::debug!(path = %path.display(), error = %e, "cannot refresh the access time");
     }
+    true
+}
+
+/// A modification time as nanoseconds since the epoch (0 for one before it or unknown).
+pub(crate) fn mtime_ns(modified: Option<SystemTime>) -> u64 {
+    modified
+        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Removes a file; `Ok(false)` when it was already gone.

@@ -394,10 +394,7 @@ impl Store {
             }
         }
         if report.last_runs_removed > 0 {
-            // It could vouch for an entry that is gone: the next build writes it afresh.
-            remove(&self.bucket().join(LAST_RUN_INDEX))?;
-            // morphir-build's output stamps (cache/README.md): only a shortcut, gone with the rest.
-            remove(&self.bucket().join("outputs.stamps"))?;
+            self.remove_shortcuts()?;
         }
 
         let mut live = live_records(scan.records, &scan.blobs, now, options, &mut report)?;
@@ -441,9 +438,22 @@ impl Store {
                 report.bytes_freed += e.len;
             }
         }
+        if report.records_removed + report.corrupt_removed > 0 {
+            // The index keeps copies of small records: it would serve the ones removed.
+            self.remove_shortcuts()?;
+        }
         report.bytes_remaining = size + self.prune_capabilities(now, options, &mut report)?;
         tracing::info!(?report, "pruned the cache");
         Ok(report)
+    }
+
+    /// Removes the last-run index, which could vouch for (or hold a copy of) an entry that is
+    /// gone, and morphir-build's output stamps (cache/README.md): both only shortcuts, which
+    /// the next build writes afresh.
+    fn remove_shortcuts(&self) -> Result<()> {
+        remove(&self.bucket().join(LAST_RUN_INDEX))?;
+        remove(&self.bucket().join("outputs.stamps"))?;
+        Ok(())
     }
 
     /// Lists the bucket, removing temp files on the way (only those older than `temp_grace`,

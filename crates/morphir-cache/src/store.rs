@@ -24,6 +24,11 @@ pub(crate) const LOCK: &str = "lock";
 pub const INLINE_MAX: usize = 64 << 10;
 /// The last-run index (see [`LastRunIndex`]), beside `steps/`.
 pub(crate) const LAST_RUN_INDEX: &str = "steps.index";
+/// Record files at most this long are kept in the last-run index too, so a hit on them reads
+/// no file (see [`LastRunIndex`]). Larger ones are read from their file: their outputs cost
+/// more than the four system calls, and the index stays small (about 1.3 KiB per step for
+/// small outputs, read in full by every build).
+const INDEX_RECORD_MAX: usize = 8 << 10;
 /// Taken exclusive while the index is merged and replaced.
 const LAST_RUN_INDEX_LOCK: &str = "steps.index.lock";
 
@@ -64,49 +69,89 @@ pub struct Store {
     index: Arc<Mutex<Option<LastRunIndex>>>,
 }
 
-/// Which key each step last ran with, for every step: one small file read once per build, so
-/// a cached step does not read its own last-run entry to learn that nothing changed (four
-/// system calls and a parse per step, a fifth of a fully cached build). Only a shortcut: the
-/// entries in `steps/` stay the truth `--explain` reads. A step whose key is not the one here
-/// takes the full path (read its entry, rewrite it if needed) and updates the index, which
-/// [`Store::flush_last_runs`] merges into the file at the end of the build. Prune and clean
-/// remove the file with any entry they remove, so it never vouches for an entry that is gone.
+/// Which key each step last ran with, for every step, and (when small) that key's record:
+/// one file read once per build, so that a cached step reads neither its last-run entry (to
+/// learn that nothing changed) nor its record file (four system calls each, together over a
+/// third of a fully cached build). Only a shortcut: the entries in `steps/` and `actions/`
+/// stay the truth. A step whose key is not the one here takes the full path (read its entry,
+/// rewrite it if needed) and updates the index, which [`Store::flush_last_runs`] merges into
+/// the file at the end of the build. Prune and clean remove the file with any entry they
+/// remove, so it never vouches for an entry that is gone.
+///
+/// A record served from here is verified as one read from its file is (its own frame's
+/// checksum and key, inside the index's): the bytes are a copy of the file, made when it was
+/// read or written. The file is not looked at, not even with a `stat` (resolving its path was
+/// most of what a lookup cost), except to refresh its mtime, the LRU clock prune reads, at
+/// most once a minute, as a hit from the file does; a file found gone then sends the step to
+/// the full path. So a record file deleted or damaged by hand can go unnoticed while the index
+/// holds a good copy, which is still a correct hit; `morphir cache clean` removes both.
 #[derive(Debug, Default)]
 struct LastRunIndex {
-    keys: HashMap<[u8; 32], Key>,
+    entries: HashMap<[u8; 32], IndexEntry>,
     /// Entries changed since the file was read.
-    changed: HashMap<[u8; 32], Key>,
+    changed: HashMap<[u8; 32], IndexEntry>,
+}
+
+/// One step in the [`LastRunIndex`].
+#[derive(Debug, Clone)]
+struct IndexEntry {
+    /// The key its entry in `steps/` names.
+    key: Key,
+    /// The record file of that key, when small enough.
+    record: Option<IndexedRecord>,
+}
+
+/// A record file's bytes, and its modification time (nanoseconds since the epoch) when they
+/// were read or written, or when a hit last refreshed it.
+#[derive(Debug, Clone)]
+struct IndexedRecord {
+    mtime_ns: u64,
+    bytes: Arc<[u8]>,
 }
 
 impl LastRunIndex {
-    /// Frame body: pairs of (32-byte step-id hash, 32-byte key), sorted by step.
-    fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], Key>> {
-        let body = frame::decode(LAST_RUN_INDEX_MAGIC, bytes).ok()?;
-        if body.len() % 64 != 0 {
-            return None;
+    /// Frame body: per step, sorted by step: the 32-byte step-id hash, the 32-byte key, the
+    /// record's mtime (u64 LE, nanoseconds) and length (u32 LE, 0 for none), and the record.
+    fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], IndexEntry>> {
+        let mut body = frame::decode(LAST_RUN_INDEX_MAGIC, bytes).ok()?;
+        let mut entries = HashMap::new();
+        while !body.is_empty() {
+            let (step, rest) = body.split_first_chunk::<32>()?;
+            let (key, rest) = rest.split_first_chunk::<32>()?;
+            let (mtime, rest) = rest.split_first_chunk::<8>()?;
+            let (len, rest) = rest.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            let (record, rest) = rest.split_at_checked(len)?;
+            body = rest;
+            let record = (len > 0).then(|| IndexedRecord {
+                mtime_ns: u64::from_le_bytes(*mtime),
+                bytes: record.into(),
+            });
+            let key = Key::from_bytes(*key);
+            entries.insert(*step, IndexEntry { key, record });
         }
-        Some(
-            body.as_chunks::<64>()
-                .0
-                .iter()
-                .map(|pair| {
-                    let (id, key) = pair.split_at(32);
-                    (
-                        id.try_into().expect("32 bytes"),
-                        Key::from_bytes(key.try_into().expect("32 bytes")),
-                    )
-                })
-                .collect(),
-        )
+        Some(entries)
     }
 
-    fn encode(keys: &HashMap<[u8; 32], Key>) -> Vec<u8> {
-        let mut pairs: Vec<(&[u8; 32], &Key)> = keys.iter().collect();
-        pairs.sort_unstable_by_key(|(id, _)| **id);
-        let mut body = Vec::with_capacity(pairs.len() * 64);
-        for (id, key) in pairs {
-            body.extend_from_slice(id);
-            body.extend_from_slice(key.as_bytes());
+    fn encode(entries: &HashMap<[u8; 32], IndexEntry>) -> Vec<u8> {
+        let mut sorted: Vec<(&[u8; 32], &IndexEntry)> = entries.iter().collect();
+        sorted.sort_unstable_by_key(|(step, _)| **step);
+        let size = sorted
+            .iter()
+            .map(|(_, e)| 76 + e.record.as_ref().map_or(0, |r| r.bytes.len()))
+            .sum();
+        let mut body = Vec::with_capacity(size);
+        for (step, entry) in sorted {
+            body.extend_from_slice(step);
+            body.extend_from_slice(entry.key.as_bytes());
+            let (mtime, record) = entry
+                .record
+                .as_ref()
+                .map_or((0, &[][..]), |r| (r.mtime_ns, &r.bytes[..]));
+            body.extend_from_slice(&mtime.to_le_bytes());
+            let len = u32::try_from(record.len()).expect("indexed records are small");
+            body.extend_from_slice(&len.to_le_bytes());
+            body.extend_from_slice(record);
         }
         frame::encode(LAST_RUN_INDEX_MAGIC, &body)
     }
@@ -219,24 +264,64 @@ impl Store {
             .join(Digest::from_bytes(step_hash(step_id)).to_hex())
     }
 
-    /// The key the index says `step` last ran with (reading the index on first use).
-    fn indexed(&self, step: &[u8; 32]) -> Option<Key> {
+    /// Runs `f` on the last-run index, read on first use.
+    fn with_index<R>(&self, f: impl FnOnce(&mut LastRunIndex) -> R) -> R {
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        let index = index.get_or_insert_with(|| LastRunIndex {
-            keys: fs::read(self.bucket.join(LAST_RUN_INDEX))
+        f(index.get_or_insert_with(|| LastRunIndex {
+            entries: fs::read(self.bucket.join(LAST_RUN_INDEX))
                 .ok()
                 .and_then(|bytes| LastRunIndex::decode(&bytes))
                 .unwrap_or_default(),
             changed: HashMap::new(),
-        });
-        index.keys.get(step).copied()
+        }))
     }
 
+    /// The key the index says `step` last ran with.
+    fn indexed(&self, step: &[u8; 32]) -> Option<Key> {
+        self.with_index(|index| index.entries.get(step).map(|e| e.key))
+    }
+
+    /// Records `key` as `step`'s last run (its record, if it was of this key, stays).
     fn index_set(&self, step: [u8; 32], key: Key) {
-        let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        let index = index.get_or_insert_with(LastRunIndex::default);
-        index.keys.insert(step, key);
-        index.changed.insert(step, key);
+        self.with_index(|index| {
+            let entry = index
+                .entries
+                .entry(step)
+                .and_modify(|e| {
+                    if e.key != key {
+                        *e = IndexEntry { key, record: None };
+                    }
+                })
+                .or_insert(IndexEntry { key, record: None });
+            index.changed.insert(step, entry.clone());
+        });
+    }
+
+    /// Keeps the record file bytes of `key`, modified at `mtime_ns`, in `step`'s entry, if that
+    /// entry is of this key and the record is small.
+    fn index_record(&self, step: [u8; 32], key: &Key, bytes: &[u8], mtime_ns: u64) {
+        if bytes.len() > INDEX_RECORD_MAX || mtime_ns == 0 {
+            return;
+        }
+        self.with_index(|index| {
+            if let Some(entry) = index.entries.get_mut(&step)
+                && entry.key == *key
+            {
+                entry.record = Some(IndexedRecord {
+                    mtime_ns,
+                    bytes: bytes.into(),
+                });
+                index.changed.insert(step, entry.clone());
+            }
+        });
+    }
+
+    /// The record the index keeps for `step`, if it is of `key`.
+    fn indexed_record(&self, step: &[u8; 32], key: &Key) -> Option<IndexedRecord> {
+        self.with_index(|index| {
+            let entry = index.entries.get(step)?;
+            (entry.key == *key).then(|| entry.record.clone()).flatten()
+        })
     }
 
     /// Writes the last-run index's changes since it was read (merged with what other builds
@@ -253,15 +338,25 @@ impl Store {
         // exclusive one); the index's own lock orders builds merging at once.
         let _bucket = self.lock(false)?;
         let _index = fsutil::lock(&self.bucket.join(LAST_RUN_INDEX_LOCK), true)?;
+        // A prune may have removed records since this build read or wrote them (it removes
+        // the index file too, but this build's copies would bring them back): only records
+        // still there now go in, and none can go under the shared lock. Every entry of the file
+        // was checked so when it was written, and any prune since then removed the file.
+        let mut changed = changed;
+        for entry in changed.values_mut() {
+            if entry.record.is_some() && !self.record_path(&entry.key).exists() {
+                entry.record = None;
+            }
+        }
         let path = self.bucket.join(LAST_RUN_INDEX);
-        let mut keys = fs::read(&path)
+        let mut entries = fs::read(&path)
             .ok()
             .and_then(|bytes| LastRunIndex::decode(&bytes))
             .unwrap_or_default();
-        keys.extend(changed);
+        entries.extend(changed);
         write_atomic(
             &path,
-            &LastRunIndex::encode(&keys),
+            &LastRunIndex::encode(&entries),
             self.sync(),
             "last-run-index-write",
         )
@@ -378,33 +473,114 @@ impl Store {
             created_at_ms: now_ms(),
             executor_version: action.executor_version.to_owned(),
         };
-        write_atomic(
-            &self.record_path(key),
-            &encode_record(&record, &inline_bytes)?,
-            self.sync(),
-            "record-write",
-        )?;
+        let path = self.record_path(key);
+        let bytes = encode_record(&record, &inline_bytes)?;
+        write_atomic(&path, &bytes, self.sync(), "record-write")?;
         self.set_last_run_locked(action.step_id, key, action.manifest)?;
+        // The next build's hit then reads no file (one stat here, for the index's check).
+        if bytes.len() <= INDEX_RECORD_MAX
+            && let Ok(meta) = fs::metadata(&path)
+        {
+            let mtime_ns = fsutil::mtime_ns(meta.modified().ok());
+            self.index_record(step_hash(action.step_id), key, &bytes, mtime_ns);
+        }
         tracing::debug!(%key, step = action.step_id, "cached");
         Ok(record)
     }
 
     /// Looks a key up, verifying the record's checksum (which covers its manifest and inline
-    /// outputs, both checked when `put` wrote them), its key, and every output blob's hash. Anything wrong is removed and reported as [`Lookup::Corrupt`]; only I/O
-    /// failures other than "not found" are errors. On a hit, refreshes the record's mtime (its
-    /// LRU clock for prune) when older than a minute.
+    /// outputs, both checked when `put` wrote them), its key, and every output blob's hash.
+    /// Anything wrong is removed and reported as [`Lookup::Corrupt`]; only I/O failures other
+    /// than "not found" are errors. On a hit, refreshes the record's mtime (its LRU clock for
+    /// prune) when older than a minute.
     pub fn lookup(&self, key: &Key) -> Result<Lookup> {
+        Ok(self.lookup_file(key)?.0)
+    }
+
+    /// A step's lookup on a build's hot path: [`Store::lookup`] of `key`, then on a hit
+    /// [`Store::set_last_run`], in one call that serves a small record from the last-run index
+    /// while its file is unchanged (one `stat`, no read; see [`LastRunIndex`]). Verifies as
+    /// much as `lookup`. A failure to record the last run only costs `--explain` its shortcut,
+    /// so it is logged, not returned.
+    pub fn lookup_step(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<Lookup> {
+        let step = step_hash(step_id);
+        if let Some(indexed) = self.indexed_record(&step, key)
+            && let Some(hit) = self.serve_indexed(step, key, &indexed)
+        {
+            tracing::debug!(%key, step = step_id, "hit");
+            return Ok(Lookup::Hit(Box::new(hit)));
+        }
+        let (lookup, read) = self.lookup_file(key)?;
+        if matches!(lookup, Lookup::Hit(_)) {
+            if let Err(e) = self.set_last_run(step_id, key, manifest) {
+                tracing::debug!("cannot record the last run of {step_id}: {e}");
+            }
+            if let Some((bytes, mtime_ns)) = read {
+                self.index_record(step, key, &bytes, mtime_ns);
+            }
+        }
+        Ok(lookup)
+    }
+
+    /// [`Store::lookup`], also giving the record file's bytes and mtime on a hit.
+    fn lookup_file(&self, key: &Key) -> Result<(Lookup, Option<RecordFile>)> {
         let path = self.record_path(key);
         let Some(read) = read_file(&path)? else {
             tracing::debug!(%key, "miss");
-            return Ok(Lookup::Miss);
+            return Ok((Lookup::Miss, None));
         };
-        let (record, inline) = match parse_record(key, &read.bytes) {
-            Ok(parsed) => parsed,
-            Err(why) => {
-                self.repair(Some(key), None, &why);
-                return Ok(Lookup::Corrupt(why));
+        match self.serve(key, &read.bytes)? {
+            Ok(hit) => {
+                let modified = if fsutil::touch(&read, &path) {
+                    // Read back: a filesystem may keep a coarser time than it was given.
+                    read.file.metadata().ok().and_then(|m| m.modified().ok())
+                } else {
+                    read.modified
+                };
+                tracing::debug!(%key, step = hit.record.step_id, "hit");
+                let mtime_ns = fsutil::mtime_ns(modified);
+                Ok((Lookup::Hit(Box::new(hit)), Some((read.bytes, mtime_ns))))
             }
+            Err((why, bad_blob)) => {
+                self.repair(Some(key), bad_blob.as_ref(), &why);
+                Ok((Lookup::Corrupt(why), None))
+            }
+        }
+    }
+
+    /// A hit on the record bytes the index keeps for `step`; `None` sends the lookup to the
+    /// file, which finds (and repairs) whatever is wrong.
+    fn serve_indexed(&self, step: [u8; 32], key: &Key, indexed: &IndexedRecord) -> Option<Hit> {
+        let hit = self.serve(key, &indexed.bytes).ok()?.ok()?;
+        let modified = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(indexed.mtime_ns);
+        if fsutil::stale(Some(modified)) {
+            // The LRU clock, refreshed as a hit read from the file refreshes it; and the file
+            // is seen to be there still (deleted by hand, say), at least once a minute.
+            let path = self.record_path(key);
+            let touched = fs::File::open(&path).and_then(|file| {
+                file.set_modified(std::time::SystemTime::now())?;
+                file.metadata()
+            });
+            match touched {
+                Ok(meta) => {
+                    let mtime_ns = fsutil::mtime_ns(meta.modified().ok());
+                    self.index_record(step, key, &indexed.bytes, mtime_ns);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), error = %e, "cannot refresh the access time");
+                }
+            }
+        }
+        Some(hit)
+    }
+
+    /// Decodes the record `bytes` of `key` and its outputs, loading and verifying blobs. What
+    /// is wrong comes back with the blob to remove, if any.
+    fn serve(&self, key: &Key, bytes: &[u8]) -> Result<Result<Hit, (Corruption, Option<Digest>)>> {
+        let (record, inline) = match parse_record(key, bytes) {
+            Ok(parsed) => parsed,
+            Err(why) => return Ok(Err((why, None))),
         };
         let mut outputs = Vec::with_capacity(record.outputs.len());
         for (index, digest) in record.outputs.iter().enumerate() {
@@ -419,9 +595,8 @@ impl Store {
                         &blob[..]
                     }
                     Err(why) => {
-                        let bad_blob = matches!(why, Corruption::BlobCorrupt(_)).then_some(digest);
-                        self.repair(Some(key), bad_blob, &why);
-                        return Ok(Lookup::Corrupt(why));
+                        let bad_blob = matches!(why, Corruption::BlobCorrupt(_)).then_some(*digest);
+                        return Ok(Err((why, bad_blob)));
                     }
                 },
             };
@@ -429,14 +604,11 @@ impl Store {
                 Ok(envelope) => outputs.push(envelope),
                 Err(e) => {
                     let why = Corruption::BadEnvelope(*digest, e.to_string());
-                    self.repair(Some(key), inline.is_none().then_some(digest), &why);
-                    return Ok(Lookup::Corrupt(why));
+                    return Ok(Err((why, inline.is_none().then_some(*digest))));
                 }
             }
         }
-        fsutil::touch(&read, &path);
-        tracing::debug!(%key, step = record.step_id, "hit");
-        Ok(Lookup::Hit(Box::new(Hit { record, outputs })))
+        Ok(Ok(Hit { record, outputs }))
     }
 
     /// [`Store::lookup`] as an option: `None` for a miss and for a repaired entry.
@@ -592,6 +764,9 @@ fn encode_record(record: &ActionRecord, inline_bytes: &[u8]) -> Result<Vec<u8>> 
     body.extend_from_slice(inline_bytes);
     Ok(frame::encode(RECORD_INLINE_MAGIC, &body))
 }
+
+/// A record file's bytes, and its mtime in nanoseconds since the epoch.
+type RecordFile = (Vec<u8>, u64);
 
 /// Per output, its bytes when stored inside the record.
 pub(crate) type InlineOutputs<'a> = Vec<Option<&'a [u8]>>;
@@ -763,15 +938,99 @@ mod tests {
         b.set_last_run("two", &k2, &m2).unwrap();
         a.flush_last_runs().unwrap();
         b.flush_last_runs().unwrap();
-        let keys =
+        let entries =
             LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap()).unwrap();
-        assert_eq!(keys[&step_hash("gen")], k2);
-        assert_eq!(keys[&step_hash("one")], k1);
-        assert_eq!(keys[&step_hash("two")], k2);
+        assert_eq!(entries[&step_hash("gen")].key, k2);
+        assert_eq!(entries[&step_hash("one")].key, k1);
+        assert_eq!(entries[&step_hash("two")].key, k2);
 
         // A torn index is ignored (the long way again), never trusted.
         fs::write(s.bucket().join(LAST_RUN_INDEX), b"MCLI torn").unwrap();
         let torn = Store::open(dir.path()).unwrap();
         assert_eq!(torn.indexed(&step_hash("gen")), None);
+    }
+
+    /// Sets a file's mtime `secs` seconds back.
+    fn age(path: &Path, secs: u64) {
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        fs::File::open(path).unwrap().set_modified(then).unwrap();
+    }
+
+    #[test]
+    fn a_hit_served_from_the_index_reads_no_record_file_and_keeps_its_lru_clock() {
+        let (dir, s) = store();
+        let (key, manifest) = KeyBuilder::new("1").operation("a").finish().unwrap();
+        let output = Envelope::new("text/plain", "out");
+        s.put(
+            &key,
+            &NewAction {
+                step_id: "gen",
+                manifest: &manifest,
+                outputs: std::slice::from_ref(&output),
+                logs: &[LogLine::new("info", "said once")],
+                executor_version: "1",
+            },
+        )
+        .unwrap();
+        s.flush_last_runs().unwrap();
+        let path = s.record_path(&key);
+        let good = fs::read(&path).unwrap();
+        let hit = |store: &Store| match store.lookup_step("gen", &key, &manifest).unwrap() {
+            Lookup::Hit(hit) => Some(*hit),
+            Lookup::Miss | Lookup::Corrupt(_) => None,
+        };
+
+        // A later build serves the record from the index: the file's bytes are not read (here
+        // they are garbage of the same length), and the copy is verified as the file would be.
+        fs::write(&path, vec![0; good.len()]).unwrap();
+        let later = Store::open(dir.path()).unwrap();
+        let served = hit(&later).expect("a hit from the index");
+        assert_eq!(served.outputs, std::slice::from_ref(&output));
+        assert_eq!(served.record.logs, [LogLine::new("info", "said once")]);
+        // The file path still finds the damage, and repairs it.
+        assert!(matches!(later.lookup(&key).unwrap(), Lookup::Corrupt(_)));
+        assert!(!path.exists());
+
+        // Once the copy is older than a minute, a hit refreshes the file's mtime (prune's
+        // LRU clock), and so sees a file that is gone: the step takes the full path, a miss.
+        let make_stale = |store: &Store| {
+            let mut index = store.index.lock().unwrap();
+            let entries = &mut index.as_mut().expect("read by a lookup").entries;
+            let record = entries.get_mut(&step_hash("gen")).unwrap().record.as_mut();
+            record.unwrap().mtime_ns -= 120 * 1_000_000_000;
+        };
+        let stale = Store::open(dir.path()).unwrap();
+        assert!(hit(&stale).is_some(), "still within the minute");
+        make_stale(&stale);
+        assert!(hit(&stale).is_none(), "served a record whose file is gone");
+
+        // With the file back, a stale copy's hit sets the file's mtime to now, and the index
+        // keeps the new time.
+        fs::write(&path, &good).unwrap();
+        age(&path, 120);
+        let again = Store::open(dir.path()).unwrap();
+        assert!(hit(&again).is_some());
+        make_stale(&again);
+        assert!(hit(&again).is_some());
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        assert!(
+            !fsutil::stale(Some(mtime)),
+            "the hit did not refresh the record's mtime"
+        );
+        again.flush_last_runs().unwrap();
+        let entries =
+            LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap()).unwrap();
+        let kept = entries[&step_hash("gen")].record.as_ref().unwrap().mtime_ns;
+        assert_eq!(kept, fsutil::mtime_ns(Some(mtime)));
+
+        // A damaged index is never trusted: the file decides.
+        let index_path = s.bucket().join(LAST_RUN_INDEX);
+        let mut bytes = fs::read(&index_path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        fs::write(&index_path, bytes).unwrap();
+        fs::write(&path, vec![0; good.len()]).unwrap();
+        let damaged = Store::open(dir.path()).unwrap();
+        assert!(hit(&damaged).is_none());
     }
 }

@@ -155,6 +155,29 @@ fn a_prune_that_removes_last_run_entries_removes_the_index_that_vouches_for_them
 }
 
 #[test]
+fn a_prune_that_removes_records_removes_the_index_that_keeps_copies_of_them() {
+    let (_d, s) = store();
+    let key = put_step(&s, "s0", b"content 0");
+    let (_, manifest) = key_for("s0", b"content 0");
+    s.flush_last_runs().unwrap();
+    let index = s.bucket().join("steps.index");
+    let hit = |store: &Store| {
+        matches!(
+            store.lookup_step("s0", &key, &manifest).unwrap(),
+            morphir_cache::Lookup::Hit(_)
+        )
+    };
+    assert!(hit(&Store::open(s.root()).unwrap()));
+    let report = s.prune(&PruneOptions::new(Some(1), None)).unwrap();
+    assert_eq!(report.records_removed, 1, "{report:?}");
+    assert!(
+        !index.exists(),
+        "the index would serve the record prune removed"
+    );
+    assert!(!hit(&Store::open(s.root()).unwrap()));
+}
+
+#[test]
 fn prune_collects_garbage_and_broken_records() {
     let (_d, s) = store();
     let keep = put_step(&s, "keep", b"1");

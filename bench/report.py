@@ -428,11 +428,11 @@ def main():
     for bid, label in (
         ("key/frontend", "key of a frontend (one input file)"),
         ("key/transform", "key of a transform (one upstream envelope)"),
-        ("store/lookup-hit", "`lookup`, hit (verified)"),
+        ("store/lookup-hit", "`lookup`, hit (verified; the record file read)"),
         ("store/lookup-miss", "`lookup`, miss"),
         ("store/set-last-run-unchanged", "`set_last_run`, unchanged (after every hit)"),
         ("store/put-new", "`put` of a new entry"),
-        ("cached-step", "cached step (key + hit + last run)"),
+        ("cached-step", "cached step (key + `lookup_step`: hit from the last-run index, verified, and last run)"),
     ):
         w(f"| {label} | {fmt_time(criterion(crit, bid))} |")
     w("")

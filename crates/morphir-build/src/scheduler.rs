@@ -192,6 +192,9 @@ pub async fn build_with(
         path: options.cache_dir.clone(),
         source,
     })?;
+    if !options.no_cache {
+        preload_index(&store);
+    }
     let prepared = {
         let (config, graph, runtime, root, jobs) = (
             Arc::clone(&config),
@@ -260,6 +263,18 @@ pub async fn build_with(
     let mut report = BuildReport::new(reports, started.elapsed(), cancelled);
     report.remote = remote;
     Ok(report)
+}
+
+/// Reads the last-run index on a thread of its own, while the build prepares its extensions
+/// ([`Store::preload_index`]). Without the thread, the first lookup reads it.
+fn preload_index(store: &Store) {
+    let store = store.clone();
+    let started = std::thread::Builder::new()
+        .name("morphir-cache-index".to_owned())
+        .spawn(move || store.preload_index());
+    if let Err(e) = started {
+        tracing::debug!("cannot start a thread to read the last-run index: {e}");
+    }
 }
 
 impl Scheduler {

@@ -19,8 +19,9 @@ pub fn repo_root() -> PathBuf {
 pub fn morphir_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        // A binary built elsewhere (a copy taken while a shared target directory is busy, or
-        // the long harnesses run against an installed morphir).
+        // A binary built elsewhere: by `scripts/test` (the README's test command and CI's),
+        // whose test build has just made it; a copy taken while a shared target directory is
+        // busy; or an installed morphir for the long harnesses.
         if let Some(bin) = std::env::var_os("MORPHIR_E2E_BIN") {
             return PathBuf::from(bin);
         }

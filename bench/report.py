@@ -265,7 +265,8 @@ def main():
         f"in flight (waiting in the pool's queue) {fmt_rate(thr['queued'])}; from two tokio tasks "
         f"{fmt_rate(thr['tokio'])} | "
         f"{verdict(thr['runtime'], 1e5, False)} (runtime), {verdict(thr['actors'], 1e5, False)} "
-        f"(actors, 2 in flight), {verdict(thr['queued'], 1e5, False)} (actors, 64 in flight) |"
+        f"(actors, 2 in flight), {verdict(thr['queued'], 1e5, False)} (actors, 64 in flight), "
+        f"{verdict(thr['tokio'], 1e5, False)} (two tokio tasks) |"
     )
     w(f"| ≤ 1 ms to instantiate from a compiled module | {fmt_time(inst)} | {verdict(inst, 1e-3)} |")
     w(
@@ -301,8 +302,9 @@ def main():
       "actor back in the pool, "
       "including the copy of the request the build makes; awaited with `lane::block_on`, as "
       "the CLI and the daemon await a build (both sides spin up to 10 µs before parking, "
-      "ARCHITECTURE.md). *From tokio*: the same awaited from a tokio task, whose worker parks "
-      "without spinning. Percentiles: `benches/latency.rs` (20,000 timed "
+      "ARCHITECTURE.md; a build polls its misses on that thread). *From tokio*: the same awaited "
+      "from a tokio task, as an async host would; `InstancePool::run` spins the same 10 µs "
+      "inside its own future before the worker parks (`lane::spin_first`). Percentiles: `benches/latency.rs` (20,000 timed "
       "calls for 100 B, 300 for 1 MiB); median: criterion's median over its samples of each "
       "sample's mean, which includes time lost to preemption, unlike p50.")
     w("")

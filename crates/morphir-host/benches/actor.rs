@@ -6,8 +6,9 @@
 //!   an idle [`morphir_host::InstanceActor`] (its instance and thread warm) taken from the pool, the
 //!   call queued and run, the actor back in the pool; awaited with `morphir_host::lane::block_on`, as the CLI
 //!   awaits its build. Includes the copy of the request the build makes for each call.
-//! * `actor-call/pool-run-from-tokio`: the same, awaited from a task on tokio's runtime (as the
-//!   daemon's builds are), whose worker parks without spinning.
+//! * `actor-call/pool-run-from-tokio`: the same, awaited from a task on tokio's runtime (an
+//!   async host's caller), where `InstancePool::run` does its own short spin before the worker
+//!   parks (`lane::spin_first`).
 //! * `throughput/*`: calls per second on two instances: the runtime alone (one thread per
 //!   instance); `InstancePool::run` with a pool of two and two calls in flight, awaited on one
 //!   thread (a build with `-j 2`); the same from two tokio tasks; and with 64 calls in flight

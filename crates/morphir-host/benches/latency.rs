@@ -1,7 +1,7 @@
 //! Per-call latency percentiles (p50, p90, p99, max), which criterion does not report: times
 //! every call of a long run on its own, with the `echo` guest and 100-byte and 1 MiB envelopes,
 //! through the runtime alone and through `InstancePool::run` (as a build runs a miss), awaited
-//! on the CLI's `lane::block_on` and from a tokio task (as in the daemon). See
+//! on the CLI's `lane::block_on` and from a tokio task (an async host). See
 //! `benches/actor.rs` for what each path is.
 //!
 //! `cargo bench -p morphir-host --bench latency` prints a table; with `MORPHIR_BENCH_JSON=FILE`
@@ -97,7 +97,7 @@ fn main() {
             results.push(summarize("runtime", size, samples));
         }
         // Timed inside one wait, as a build awaits its steps: the CLI's `lane::block_on`, and
-        // a tokio task (the daemon's builds).
+        // a tokio task (an async host's caller).
         let timed = || {
             let (pool, input) = (Arc::clone(&pool), input.clone());
             async move {

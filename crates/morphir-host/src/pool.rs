@@ -5,8 +5,8 @@ use kameo::actor::ActorRef;
 use morphir_runtime::{CallOutput, Envelope, HostContext, Module, Operation};
 use tokio::sync::oneshot;
 
-use crate::Error;
 use crate::actor::{Drain, InstanceActor, Slot};
+use crate::{Error, lane};
 
 /// The live instances of one extension, each owned by an [`InstanceActor`] on a thread of its
 /// own: at most `max_live` of them busy or idle at once. Idle actors keep their instance and
@@ -130,7 +130,8 @@ impl InstancePool {
         loop {
             let (reply, answer) = oneshot::channel();
             self.submit(Call { request, reply })?;
-            match answer.await {
+            // A caller on tokio spins for a short call's answer as `lane::block_on` does.
+            match lane::spin_first(answer).await {
                 Ok(Outcome::Done(result)) => return result,
                 Ok(Outcome::Retry(back)) => request = back,
                 // The actor that took the call is gone: it panicked while running it.

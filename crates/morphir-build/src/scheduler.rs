@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use morphir_cache::{
     Digest, Hit, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit,
     Store,
@@ -13,7 +15,6 @@ use morphir_envelope::abi::{ABI_VERSION, Operation};
 use morphir_envelope::{Envelope, FileBundle, Header, StepRequest, content_type};
 use morphir_graph::{StepGraph, StepIndex, StepKind};
 use morphir_runtime::{CallOutput, Runtime};
-use tokio::task::JoinSet;
 
 use crate::extensions::{self, BuildExtension};
 use crate::{
@@ -70,6 +71,16 @@ enum Prepared {
 /// Ready steps prepared at once, per lane (thread) that prepares them: enough to pay for
 /// handing a batch to another thread, few enough that a miss in it is dispatched promptly.
 const BATCH_PER_LANE: usize = 64;
+
+/// The misses in flight, polled by the build's own future rather than spawned as tokio tasks.
+/// An actor's answer then wakes the thread that awaits the build, which spins before it parks
+/// (`morphir_host::lane`), instead of a tokio worker that parks at once and would then have to
+/// wake that thread in turn: one hand-off per miss instead of two. Dropping it abandons the
+/// calls, as aborting the tasks did.
+type Running = FuturesUnordered<StepFuture>;
+
+/// A miss in flight: its job, its report so far, and how it ran.
+type StepFuture = std::pin::Pin<Box<dyn Future<Output = (Box<Job>, StepReport, Ran)> + Send>>;
 
 struct Scheduler {
     config: Arc<Config>,
@@ -346,7 +357,9 @@ impl Scheduler {
             jobs.min(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
         let mut ready = self.graph.ready_set();
         let mut reports: Vec<Option<StepReport>> = vec![None; self.graph.len()];
-        let mut running: JoinSet<(Box<Job>, StepReport, Ran)> = JoinSet::new();
+        let mut running = Running::new();
+        // This future's own waker, for the first poll of each miss (`dispatch`).
+        let waker = std::future::poll_fn(|cx| std::task::Poll::Ready(cx.waker().clone())).await;
         // Misses prepared in a batch, waiting for a free slot.
         let mut queued: std::collections::VecDeque<(Box<Job>, StepReport)> =
             std::collections::VecDeque::new();
@@ -361,7 +374,7 @@ impl Scheduler {
                 if running.len() < jobs
                     && let Some((job, report)) = queued.pop_front()
                 {
-                    self.dispatch(&mut running, job, report, jobs);
+                    self.dispatch(&mut running, &waker, job, report, jobs);
                     continue;
                 }
                 // Hits are served while calls run; misses wait in `queued` for a slot.
@@ -412,16 +425,15 @@ impl Scheduler {
                 // Nothing is being written here: writes happen only in this task, between
                 // polls. Running calls are abandoned; their results are never stored.
                 cancelled = true;
-                running.abort_all();
+                running.clear();
                 break;
             }
             if running.is_empty() {
                 break;
             }
             tokio::select! {
-                joined = running.join_next() => {
-                    let Some(joined) = joined else { continue };
-                    let (job, report, result) = joined.expect("step tasks do not panic");
+                joined = running.next() => {
+                    let Some((job, report, result)) = joined else { continue };
                     let index = job.index;
                     let report = self.complete(&job, report, result);
                     let failed = report.status == StepStatus::Failed;
@@ -444,7 +456,8 @@ impl Scheduler {
     /// Starts a prepared miss on an actor (or asks the remote cache first).
     fn dispatch(
         &self,
-        running: &mut JoinSet<(Box<Job>, StepReport, Ran)>,
+        running: &mut Running,
+        waker: &std::task::Waker,
         job: Box<Job>,
         report: StepReport,
         jobs: usize,
@@ -459,7 +472,7 @@ impl Scheduler {
         });
         let (runtime, step_id) = (self.runtime.clone(), report.id.clone());
         let remote = self.options.remote.clone().filter(|_| job.lookup_remote);
-        running.spawn(async move {
+        let mut call: StepFuture = Box::pin(async move {
             let started = Instant::now();
             if let Some(remote) = remote
                 && let Some(hit) = remote.lookup(&step_id, job.key).await
@@ -481,6 +494,16 @@ impl Scheduler {
             report.duration_ms = millis(started.elapsed());
             (job, report, Ran::Called(result))
         });
+        // Polled once now, so the call is on an actor's queue while this thread goes on
+        // preparing the batch; `running` polls it from then on (its wake-ups reach this future
+        // either way).
+        match call
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker))
+        {
+            std::task::Poll::Ready(done) => running.push(Box::pin(std::future::ready(done))),
+            std::task::Poll::Pending => running.push(call),
+        }
     }
 
     /// Every step's report; steps that never ended were skipped (after a failure) or cancelled.

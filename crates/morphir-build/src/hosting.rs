@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use morphir_cache::IndexPrefetch;
 use morphir_host::WarmPools;
 
 use crate::Interrupt;
@@ -30,6 +31,10 @@ pub struct BuildHost {
     /// Stops the build when triggered (running calls are abandoned, nothing of them stored);
     /// `None`: Ctrl-C.
     pub interrupt: Option<Interrupt>,
+    /// The cache's last-run index, already being read (started before the configuration was
+    /// loaded); used when it is of the cache directory the build opens. `None`, or another
+    /// directory's: the build reads the index itself, beside its other preparations.
+    pub index: Option<IndexPrefetch>,
 }
 
 impl fmt::Debug for BuildHost {
@@ -38,6 +43,7 @@ impl fmt::Debug for BuildHost {
             .field("env", &self.env.as_ref().map(|e| e.len()))
             .field("pools", &self.pools.as_ref().map(|(_, w)| w))
             .field("interrupt", &self.interrupt.is_some())
+            .field("index", &self.index.is_some())
             .finish()
     }
 }

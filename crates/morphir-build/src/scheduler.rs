@@ -183,6 +183,7 @@ pub async fn build_with(
         env,
         pools,
         interrupt,
+        index,
     } = host;
     let (interrupt, _listening) = if let Some(interrupt) = interrupt {
         (interrupt, None)
@@ -203,7 +204,7 @@ pub async fn build_with(
         path: options.cache_dir.clone(),
         source,
     })?;
-    if !options.no_cache {
+    if !options.no_cache && !index.is_some_and(|index| store.adopt_index(index)) {
         preload_index(&store);
     }
     let prepared = {
@@ -217,9 +218,17 @@ pub async fn build_with(
         tokio::task::spawn_blocking(move || {
             extensions::prepare(&config, &graph, &runtime, &root, jobs, pools.as_ref())
         })
-        .await
-        .expect("preparing extensions does not panic")?
     };
+    // Read while the extensions are checked, not after: this thread would only wait.
+    let stamps = crate::stamps::OutputStamps::load(
+        store
+            .root()
+            .join(format!("v{}", morphir_cache::CACHE_FORMAT_VERSION))
+            .join(crate::stamps::STAMPS_FILE),
+    );
+    let prepared = prepared
+        .await
+        .expect("preparing extensions does not panic")?;
     let session = format!(
         "build-{}-{}",
         std::process::id(),
@@ -234,12 +243,6 @@ pub async fn build_with(
         .flat_map(|t| t.backends.iter().map(|b| b.output_dir.clone()))
         .collect();
     excluded.insert(options.cache_dir.clone());
-    let stamps = crate::stamps::OutputStamps::load(
-        store
-            .root()
-            .join(format!("v{}", morphir_cache::CACHE_FORMAT_VERSION))
-            .join(crate::stamps::STAMPS_FILE),
-    );
     let mut scheduler = Scheduler {
         config,
         graph,
@@ -273,7 +276,43 @@ pub async fn build_with(
     };
     let mut report = BuildReport::new(reports, started.elapsed(), cancelled);
     report.remote = remote;
+    drop_in_background(scheduler);
     Ok(report)
+}
+
+/// The threads that prepare ready steps beside the scheduler's own: one fewer than the cores,
+/// because the scheduler's thread prepares a chunk too. Not rayon's global pool, which has one
+/// thread per core: on two cores its idle thread woke with every batch and spun, calling
+/// `sched_yield` hundreds of times per fully cached build, on a core the two threads with work
+/// needed. `None` on one core (or when no thread can start): the scheduler prepares alone.
+fn prepare_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        if cores < 2 {
+            return None;
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores - 1)
+            .thread_name(|i| format!("morphir-prepare-{i}"))
+            .build()
+            .inspect_err(|e| tracing::debug!("cannot start the threads that prepare steps: {e}"))
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Frees what a build held (the configuration, the graph, every step's output) on a thread of
+/// its own: a few milliseconds for 1,000 steps, at the very end of a build that its caller
+/// waits for. The CLI exits meanwhile, and the daemon answers first.
+fn drop_in_background(scheduler: Scheduler) {
+    let spawned = std::thread::Builder::new()
+        .name("morphir-build-drop".to_owned())
+        .spawn(move || drop(scheduler));
+    if let Err(e) = spawned {
+        // The closure, and the scheduler with it, is dropped here instead.
+        tracing::debug!("cannot start a thread to free the build's state: {e}");
+    }
 }
 
 /// Reads the last-run index on a thread of its own, while the build prepares its extensions
@@ -320,21 +359,25 @@ impl Scheduler {
     /// the time of one. The results come back in `batch` order, so what a build prints does not
     /// depend on which thread finished first.
     fn prepare_batch(&self, batch: &[StepIndex], lanes: usize) -> Vec<Prepared> {
-        let lanes = lanes.min(batch.len()).max(1);
-        if lanes == 1 {
+        let pool = prepare_pool();
+        let lanes = lanes
+            .min(batch.len())
+            .min(pool.map_or(0, rayon::ThreadPool::current_num_threads) + 1)
+            .max(1);
+        let Some(pool) = pool.filter(|_| lanes > 1) else {
             return batch.iter().map(|&index| self.prepare(index)).collect();
-        }
+        };
         let chunk = batch.len().div_ceil(lanes);
         // Warnings said while preparing belong to this build (the daemon routes them to the
         // client by span), on whichever thread they are said.
         let span = tracing::Span::current();
-        // This thread prepares the first chunk, rayon's pool (threads that live as long as the
+        // This thread prepares the first chunk, the pool's (threads that live as long as the
         // process) the others: a scoped thread per batch cost a thread creation and exit each
         // time (about 30 per fully cached 1,000-step build). Chunks are put back in order, so
         // output stays deterministic.
         let mut parts: Vec<Vec<Prepared>> = Vec::new();
         parts.resize_with(batch.len().div_ceil(chunk), Vec::new);
-        rayon::in_place_scope(|scope| {
+        pool.in_place_scope(|scope| {
             let mut slots = parts.iter_mut().zip(batch.chunks(chunk));
             let first = slots.next();
             for (slot, part) in slots {

@@ -23,7 +23,7 @@ pub(crate) const LAST_RUN_MAGIC: [u8; 4] = *b"MCLR";
 pub(crate) const LAST_RUN_INDEX_MAGIC: [u8; 4] = *b"MCLX";
 
 const HEADER: usize = 16;
-const TRAILER: usize = 32;
+pub(crate) const TRAILER: usize = 32;
 
 /// Why bytes are not a valid frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

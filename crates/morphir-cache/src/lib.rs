@@ -52,7 +52,8 @@ pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
 pub use remote::{BoxFuture, RemoteCache, RemoteHit, RemoteSummary};
 pub use store::{
-    Corruption, Durability, Hit, INLINE_MAX, Lookup, Store, StoreOptions, decode_record,
+    Corruption, Durability, Hit, INLINE_MAX, IndexPrefetch, Lookup, Store, StoreOptions,
+    decode_record,
 };
 
 /// The directory under the cache root where the build remembers each extension module's

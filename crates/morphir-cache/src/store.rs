@@ -5,6 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use morphir_envelope::Envelope;
 
 use crate::frame::{self, LAST_RUN_INDEX_MAGIC, LAST_RUN_MAGIC, RECORD_INLINE_MAGIC, RECORD_MAGIC};
@@ -66,7 +67,60 @@ pub struct Store {
     bucket: PathBuf,
     options: StoreOptions,
     /// The last-run index, read on first use, shared by the clones of this store.
-    index: Arc<Mutex<Option<LastRunIndex>>>,
+    index: Arc<Mutex<IndexSlot>>,
+}
+
+/// Where a [`Store`]'s last-run index is.
+#[derive(Debug, Default)]
+enum IndexSlot {
+    /// Not read yet: the first use reads it.
+    #[default]
+    Unread,
+    /// Being read by an [`IndexPrefetch`]: the first use waits for it.
+    Reading(std::thread::JoinHandle<Entries>),
+    Read(LastRunIndex),
+}
+
+/// The entries of a last-run index file (none when it is missing or unreadable).
+type Entries = HashMap<[u8; 32], IndexEntry>;
+
+/// The last-run index of the store at a root, read on a thread of its own before the store is
+/// opened: a build starts this before it loads its configuration, which takes longer than the
+/// read (a file of about 1.3 KiB per step), and hands it to [`Store::adopt_index`] once the
+/// configuration names the cache directory. Reads only; creates nothing.
+#[derive(Debug)]
+pub struct IndexPrefetch {
+    bucket: PathBuf,
+    thread: Option<std::thread::JoinHandle<Entries>>,
+}
+
+impl IndexPrefetch {
+    /// Starts reading the index of the store at `root` (as [`Store::open`] takes it). Without a
+    /// thread to read on, does nothing: the store then reads the index itself.
+    pub fn start(root: impl Into<PathBuf>) -> Self {
+        let bucket = bucket_of(&root.into());
+        let file = bucket.join(LAST_RUN_INDEX);
+        let thread = std::thread::Builder::new()
+            .name("morphir-cache-index".to_owned())
+            .spawn(move || read_index(&file))
+            .inspect_err(|e| {
+                tracing::debug!("cannot start a thread to read the last-run index: {e}");
+            })
+            .ok();
+        Self { bucket, thread }
+    }
+}
+
+fn bucket_of(root: &Path) -> PathBuf {
+    root.join(format!("v{CACHE_FORMAT_VERSION}"))
+}
+
+/// The entries of the index file at `path`.
+fn read_index(path: &Path) -> Entries {
+    fs::read(path)
+        .ok()
+        .and_then(|bytes| LastRunIndex::decode(&bytes.into()))
+        .unwrap_or_default()
 }
 
 /// Which key each step last ran with, for every step, and (when small) that key's record:
@@ -87,9 +141,9 @@ pub struct Store {
 /// holds a good copy, which is still a correct hit; `morphir cache clean` removes both.
 #[derive(Debug, Default)]
 struct LastRunIndex {
-    entries: HashMap<[u8; 32], IndexEntry>,
+    entries: Entries,
     /// Entries changed since the file was read.
-    changed: HashMap<[u8; 32], IndexEntry>,
+    changed: Entries,
 }
 
 /// One step in the [`LastRunIndex`].
@@ -106,14 +160,19 @@ struct IndexEntry {
 #[derive(Debug, Clone)]
 struct IndexedRecord {
     mtime_ns: u64,
-    bytes: Arc<[u8]>,
+    /// A slice of the index file as read, shared by all its records: decoding the index copies
+    /// nothing (a copy and an allocation per record were half of reading it).
+    bytes: Bytes,
 }
 
 impl LastRunIndex {
     /// Frame body: per step, sorted by step: the 32-byte step-id hash, the 32-byte key, the
     /// record's mtime (u64 LE, nanoseconds) and length (u32 LE, 0 for none), and the record.
-    fn decode(bytes: &[u8]) -> Option<HashMap<[u8; 32], IndexEntry>> {
-        let mut body = frame::decode(LAST_RUN_INDEX_MAGIC, bytes).ok()?;
+    fn decode(file: &Bytes) -> Option<Entries> {
+        let mut body = frame::decode(LAST_RUN_INDEX_MAGIC, file).ok()?;
+        // The body is the end of `file` but for the frame's trailer: a record's place in `file`
+        // follows from what is left after it, so that it is sliced out, not copied.
+        let end = file.len() - frame::TRAILER;
         let mut entries = HashMap::new();
         while !body.is_empty() {
             let (step, rest) = body.split_first_chunk::<32>()?;
@@ -121,11 +180,12 @@ impl LastRunIndex {
             let (mtime, rest) = rest.split_first_chunk::<8>()?;
             let (len, rest) = rest.split_first_chunk::<4>()?;
             let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-            let (record, rest) = rest.split_at_checked(len)?;
+            let (_, rest) = rest.split_at_checked(len)?;
             body = rest;
+            let start = end - rest.len() - len;
             let record = (len > 0).then(|| IndexedRecord {
                 mtime_ns: u64::from_le_bytes(*mtime),
-                bytes: record.into(),
+                bytes: file.slice(start..start + len),
             });
             let key = Key::from_bytes(*key);
             entries.insert(*step, IndexEntry { key, record });
@@ -133,7 +193,7 @@ impl LastRunIndex {
         Some(entries)
     }
 
-    fn encode(entries: &HashMap<[u8; 32], IndexEntry>) -> Vec<u8> {
+    fn encode(entries: &Entries) -> Vec<u8> {
         let mut sorted: Vec<(&[u8; 32], &IndexEntry)> = entries.iter().collect();
         sorted.sort_unstable_by_key(|(step, _)| **step);
         let size = sorted
@@ -215,7 +275,7 @@ impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open_with(root: impl Into<PathBuf>, options: StoreOptions) -> Result<Self> {
         let root = root.into();
-        let bucket = root.join(format!("v{CACHE_FORMAT_VERSION}"));
+        let bucket = bucket_of(&root);
         for dir in [BLOBS, ACTIONS, STEPS] {
             let dir = bucket.join(dir);
             fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
@@ -264,16 +324,44 @@ impl Store {
             .join(Digest::from_bytes(step_hash(step_id)).to_hex())
     }
 
-    /// Runs `f` on the last-run index, read on first use.
+    /// Runs `f` on the last-run index, read on first use (or taken from its prefetch).
     fn with_index<R>(&self, f: impl FnOnce(&mut LastRunIndex) -> R) -> R {
-        let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        f(index.get_or_insert_with(|| LastRunIndex {
-            entries: fs::read(self.bucket.join(LAST_RUN_INDEX))
-                .ok()
-                .and_then(|bytes| LastRunIndex::decode(&bytes))
-                .unwrap_or_default(),
-            changed: HashMap::new(),
-        }))
+        let mut slot = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(*slot, IndexSlot::Read(_)) {
+            let entries = match std::mem::take(&mut *slot) {
+                // A prefetch that panicked read nothing: the index is only a shortcut.
+                IndexSlot::Reading(thread) => thread.join().unwrap_or_default(),
+                IndexSlot::Unread | IndexSlot::Read(_) => {
+                    read_index(&self.bucket.join(LAST_RUN_INDEX))
+                }
+            };
+            *slot = IndexSlot::Read(LastRunIndex {
+                entries,
+                changed: HashMap::new(),
+            });
+        }
+        let IndexSlot::Read(index) = &mut *slot else {
+            unreachable!("read just above")
+        };
+        f(index)
+    }
+
+    /// Takes the last-run index from `prefetch` instead of reading it on first use, if it is
+    /// this store's and no lookup has read the index yet; whether it did.
+    pub fn adopt_index(&self, prefetch: IndexPrefetch) -> bool {
+        let IndexPrefetch {
+            bucket,
+            thread: Some(thread),
+        } = prefetch
+        else {
+            return false;
+        };
+        let mut slot = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        if bucket != self.bucket || !matches!(*slot, IndexSlot::Unread) {
+            return false;
+        }
+        *slot = IndexSlot::Reading(thread);
+        true
     }
 
     /// Reads the last-run index now, if no lookup has yet. A build calls it on a thread of its
@@ -317,7 +405,7 @@ impl Store {
             {
                 entry.record = Some(IndexedRecord {
                     mtime_ns,
-                    bytes: bytes.into(),
+                    bytes: Bytes::copy_from_slice(bytes),
                 });
                 index.changed.insert(step, entry.clone());
             }
@@ -337,8 +425,10 @@ impl Store {
     pub fn flush_last_runs(&self) -> Result<()> {
         let changed = {
             let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-            match index.as_mut() {
-                Some(index) if !index.changed.is_empty() => std::mem::take(&mut index.changed),
+            match &mut *index {
+                IndexSlot::Read(index) if !index.changed.is_empty() => {
+                    std::mem::take(&mut index.changed)
+                }
                 _ => return Ok(()),
             }
         };
@@ -357,10 +447,7 @@ impl Store {
             }
         }
         let path = self.bucket.join(LAST_RUN_INDEX);
-        let mut entries = fs::read(&path)
-            .ok()
-            .and_then(|bytes| LastRunIndex::decode(&bytes))
-            .unwrap_or_default();
+        let mut entries = read_index(&path);
         entries.extend(changed);
         write_atomic(
             &path,
@@ -947,7 +1034,8 @@ mod tests {
         a.flush_last_runs().unwrap();
         b.flush_last_runs().unwrap();
         let entries =
-            LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap()).unwrap();
+            LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap().into())
+                .unwrap();
         assert_eq!(entries[&step_hash("gen")].key, k2);
         assert_eq!(entries[&step_hash("one")].key, k1);
         assert_eq!(entries[&step_hash("two")].key, k2);
@@ -962,6 +1050,54 @@ mod tests {
     fn age(path: &Path, secs: u64) {
         let then = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
         fs::File::open(path).unwrap().set_modified(then).unwrap();
+    }
+
+    #[test]
+    fn a_prefetched_index_serves_its_own_store_only() {
+        let (dir, s) = store();
+        let mut steps = Vec::new();
+        for step in ["gen", "other"] {
+            let (key, manifest) = KeyBuilder::new("1").operation(step).finish().unwrap();
+            let output = Envelope::new("text/plain", format!("out of {step}"));
+            let action = NewAction {
+                step_id: step,
+                manifest: &manifest,
+                outputs: std::slice::from_ref(&output),
+                logs: &[],
+                executor_version: "1",
+            };
+            s.put(&key, &action).unwrap();
+            // Garbage of the same length: only the index can serve these hits.
+            let path = s.record_path(&key);
+            fs::write(&path, vec![0; fs::metadata(&path).unwrap().len() as usize]).unwrap();
+            steps.push((step, key, manifest, output));
+        }
+        s.flush_last_runs().unwrap();
+        let served = |store: &Store, step: &str, key: &Key, manifest: &KeyManifest| match store
+            .lookup_step(step, key, manifest)
+            .unwrap()
+        {
+            Lookup::Hit(hit) => Some(hit.outputs),
+            Lookup::Miss | Lookup::Corrupt(_) => None,
+        };
+
+        let later = Store::open(dir.path()).unwrap();
+        assert!(later.adopt_index(IndexPrefetch::start(dir.path())));
+        // Each record is its own slice of the file read once.
+        for (step, key, manifest, output) in &steps {
+            assert_eq!(
+                served(&later, step, key, manifest),
+                Some(vec![output.clone()])
+            );
+        }
+        // Once the index is read, there is nothing to adopt.
+        assert!(!later.adopt_index(IndexPrefetch::start(dir.path())));
+
+        // Another directory's index is refused; the store reads its own.
+        let (_elsewhere, other) = store();
+        assert!(!other.adopt_index(IndexPrefetch::start(dir.path())));
+        let (step, key, manifest, _) = &steps[0];
+        assert_eq!(served(&other, step, key, manifest), None);
     }
 
     #[test]
@@ -1003,7 +1139,10 @@ mod tests {
         // LRU clock), and so sees a file that is gone: the step takes the full path, a miss.
         let make_stale = |store: &Store| {
             let mut index = store.index.lock().unwrap();
-            let entries = &mut index.as_mut().expect("read by a lookup").entries;
+            let IndexSlot::Read(index) = &mut *index else {
+                panic!("read by a lookup")
+            };
+            let entries = &mut index.entries;
             let record = entries.get_mut(&step_hash("gen")).unwrap().record.as_mut();
             record.unwrap().mtime_ns -= 120 * 1_000_000_000;
         };
@@ -1027,7 +1166,8 @@ mod tests {
         );
         again.flush_last_runs().unwrap();
         let entries =
-            LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap()).unwrap();
+            LastRunIndex::decode(&fs::read(s.bucket().join(LAST_RUN_INDEX)).unwrap().into())
+                .unwrap();
         let kept = entries[&step_hash("gen")].record.as_ref().unwrap().mtime_ns;
         assert_eq!(kept, fsutil::mtime_ns(Some(mtime)));
 

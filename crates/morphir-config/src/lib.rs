@@ -27,6 +27,7 @@ mod units;
 
 pub use error::{ConfigError, ConfigErrors, Location};
 pub use hash::{Blake3Hash, HashError};
+pub use load::DEFAULT_CACHE_DIR;
 pub use model::{
     Backend, CACHE_DIR_ENV, CacheConfig, Config, Dependency, Extension, ExtensionRef,
     ExtensionSource, Frontend, LoadOptions, Member, Permissions, Project, Protocol,

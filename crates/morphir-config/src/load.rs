@@ -32,7 +32,8 @@ use crate::source::SourceFile;
 use crate::units::{ByteSize, parse_duration};
 
 /// The default `[cache] dir`.
-const DEFAULT_CACHE_DIR: &str = "cache";
+/// The cache directory, relative to the workspace root, when `[cache] dir` does not say.
+pub const DEFAULT_CACHE_DIR: &str = "cache";
 
 /// Which kind of file is being read: it decides the top-level keys allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -217,13 +217,25 @@ pub(crate) async fn execute(
     runtime: Runtime,
     events: EventSink,
 ) -> anyhow::Result<BuildReport> {
-    let config = project::load_config_file(config_file, LoadOptions::default())?;
-    let graph = StepGraph::build(&config)?;
-    let graph = project::select_tasks(graph, &request.tasks)?;
     let cache_override = match &host.env {
         Some(env) => env.get(CACHE_DIR_ENV).map(std::ffi::OsString::from),
         None => std::env::var_os(CACHE_DIR_ENV),
     };
+    let mut host = host;
+    if !request.no_cache && host.index.is_none() {
+        // The cache's index is read while the configuration loads (a fully cached 1,000-step
+        // build waited for it after), from where the cache is unless `[cache] dir` moves it:
+        // `Config::cache_dir` of the workspace root, the configuration's directory.
+        let root = config_file.parent().unwrap_or(Path::new(""));
+        let dir = match cache_override.as_deref().filter(|dir| !dir.is_empty()) {
+            Some(dir) => root.join(dir),
+            None => root.join(morphir_config::DEFAULT_CACHE_DIR),
+        };
+        host.index = Some(morphir_cache::IndexPrefetch::start(dir));
+    }
+    let config = project::load_config_file(config_file, LoadOptions::default())?;
+    let graph = StepGraph::build(&config)?;
+    let graph = project::select_tasks(graph, &request.tasks)?;
     let remote = match project::remote_cache(&config, host.env.as_deref())? {
         Some(remote) => Some(Arc::new(
             morphir_remote::RemoteCacheClient::connect(&remote).await,

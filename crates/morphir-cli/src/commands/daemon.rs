@@ -283,6 +283,7 @@ impl Service for CliService {
                 env: Some(Arc::new(request.env.clone())),
                 pools: Some((context.pools, workspace)),
                 interrupt: Some(morphir_build::Interrupt::on(context.cancel)),
+                index: None,
             };
             super::build::execute(&request, &config_file, host, runtime, context.events)
                 .await

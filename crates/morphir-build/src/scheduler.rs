@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use morphir_cache::{
-    Digest, Hit, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit,
-    Store,
+    Digest, Key, KeyBuilder, KeyManifest, LogLine, Lookup, NewAction, RemoteCache, RemoteHit,
+    StepHit, Store,
 };
 use morphir_config::Config;
 use morphir_envelope::abi::{ABI_VERSION, Operation};
@@ -700,7 +700,7 @@ impl Scheduler {
             // honest (a later miss is compared with this state).
             match self.store.lookup_step(&step.id, &key, &manifest) {
                 Ok(Lookup::Hit(hit)) => {
-                    let Hit { record, outputs } = *hit;
+                    let StepHit { outputs, logs } = *hit;
                     let Some(output) = outputs.into_iter().next() else {
                         return Self::fail(report, "cache record has no output".to_owned());
                     };
@@ -708,7 +708,7 @@ impl Scheduler {
                         return Self::fail(report, error);
                     }
                     report.status = StepStatus::Cached;
-                    return Prepared::Done(output, report, record.logs);
+                    return Prepared::Done(output, report, logs);
                 }
                 Ok(Lookup::Miss) => {}
                 Ok(Lookup::Corrupt(why)) => {

@@ -52,7 +52,7 @@ pub use maintenance::{PruneOptions, PruneReport, Stats};
 pub use record::{ActionRecord, LastRun, LogLine, NewAction};
 pub use remote::{BoxFuture, RemoteCache, RemoteHit, RemoteSummary};
 pub use store::{
-    Corruption, Durability, Hit, INLINE_MAX, IndexPrefetch, Lookup, Store, StoreOptions,
+    Corruption, Durability, Hit, INLINE_MAX, IndexPrefetch, Lookup, StepHit, Store, StoreOptions,
     decode_record,
 };
 

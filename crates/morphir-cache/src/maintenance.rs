@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::fsutil::{TMP_PREFIX, io_err, remove_if_exists};
-use crate::store::{ACTIONS, BLOBS, LAST_RUN_INDEX, STEPS, parse_record};
+use crate::store::{ACTIONS, BLOBS, HitRecord, LAST_RUN_INDEX, RecordBody, STEPS, parse_record};
 use crate::{CACHE_FORMAT_VERSION, Digest, Key, Result, Store};
 
 /// What is in the store ([`Store::stats`]).
@@ -244,11 +244,11 @@ fn live_records(
     for (key, e) in records {
         let outputs = match fs::read(&e.path) {
             // The blobs it needs: its outputs not stored inline.
-            Ok(bytes) => parse_record(&key, &bytes)
+            Ok(bytes) => parse_record::<HitRecord>(&key, &bytes)
                 .ok()
                 .map(|(record, inline)| {
                     record
-                        .outputs
+                        .outputs()
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| inline.get(*i).copied().flatten().is_none())

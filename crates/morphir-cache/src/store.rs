@@ -12,7 +12,8 @@ use crate::frame::{self, LAST_RUN_INDEX_MAGIC, LAST_RUN_MAGIC, RECORD_INLINE_MAG
 use crate::fsutil::{self, LockGuard, io_err, read_file, remove_if_exists, write_atomic};
 use crate::record::now_ms;
 use crate::{
-    ActionRecord, CACHE_FORMAT_VERSION, Digest, Error, Key, KeyManifest, LastRun, NewAction, Result,
+    ActionRecord, CACHE_FORMAT_VERSION, Digest, Error, Key, KeyManifest, LastRun, LogLine,
+    NewAction, Result,
 };
 
 pub(crate) const BLOBS: &str = "blobs";
@@ -217,11 +218,11 @@ impl LastRunIndex {
     }
 }
 
-/// What [`Store::lookup`] found.
+/// What [`Store::lookup`] found ([`Hit`]), or [`Store::lookup_step`] ([`StepHit`]).
 #[derive(Debug)]
-pub enum Lookup {
+pub enum Lookup<H = Hit> {
     /// A verified record and its outputs.
-    Hit(Box<Hit>),
+    Hit(Box<H>),
     /// No record for the key.
     Miss,
     /// A record existed but could not be trusted; it (and any bad blob) has been removed, so
@@ -237,6 +238,58 @@ pub struct Hit {
     /// The output envelopes, decoded from verified blobs, in record order. Their headers are
     /// the original run's: the executor restamps them.
     pub outputs: Vec<Envelope>,
+}
+
+/// A verified cache hit as a build serves it ([`Store::lookup_step`]): what the step gave and
+/// logged. The record's manifest (for `--explain` and tools; most of its bytes) is not parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepHit {
+    /// As in [`Hit::outputs`].
+    pub outputs: Vec<Envelope>,
+    /// What the step logged when it ran.
+    pub logs: Vec<LogLine>,
+}
+
+/// The part of an action record's JSON a hit is served from: serde skips the other fields
+/// without building them.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct HitRecord {
+    key: Key,
+    outputs: Vec<Digest>,
+    #[serde(default)]
+    inline: Vec<u64>,
+    logs: Vec<LogLine>,
+}
+
+/// A record's JSON body as [`parse_record`] checks it: whole, or only what a hit needs.
+pub(crate) trait RecordBody: serde::de::DeserializeOwned {
+    fn key(&self) -> &Key;
+    fn outputs(&self) -> &[Digest];
+    fn inline(&self) -> &[u64];
+}
+
+impl RecordBody for ActionRecord {
+    fn key(&self) -> &Key {
+        &self.key
+    }
+    fn outputs(&self) -> &[Digest] {
+        &self.outputs
+    }
+    fn inline(&self) -> &[u64] {
+        &self.inline
+    }
+}
+
+impl RecordBody for HitRecord {
+    fn key(&self) -> &Key {
+        &self.key
+    }
+    fn outputs(&self) -> &[Digest] {
+        &self.outputs
+    }
+    fn inline(&self) -> &[u64] {
+        &self.inline
+    }
 }
 
 /// Why an entry was not served.
@@ -597,7 +650,12 @@ impl Store {
     /// while its file is unchanged (one `stat`, no read; see [`LastRunIndex`]). Verifies as
     /// much as `lookup`. A failure to record the last run only costs `--explain` its shortcut,
     /// so it is logged, not returned.
-    pub fn lookup_step(&self, step_id: &str, key: &Key, manifest: &KeyManifest) -> Result<Lookup> {
+    pub fn lookup_step(
+        &self,
+        step_id: &str,
+        key: &Key,
+        manifest: &KeyManifest,
+    ) -> Result<Lookup<StepHit>> {
         let step = step_hash(step_id);
         if let Some(indexed) = self.indexed_record(&step, key)
             && let Some(hit) = self.serve_indexed(step, key, &indexed)
@@ -606,15 +664,23 @@ impl Store {
             return Ok(Lookup::Hit(Box::new(hit)));
         }
         let (lookup, read) = self.lookup_file(key)?;
-        if matches!(lookup, Lookup::Hit(_)) {
-            if let Err(e) = self.set_last_run(step_id, key, manifest) {
-                tracing::debug!("cannot record the last run of {step_id}: {e}");
+        Ok(match lookup {
+            Lookup::Hit(hit) => {
+                if let Err(e) = self.set_last_run(step_id, key, manifest) {
+                    tracing::debug!("cannot record the last run of {step_id}: {e}");
+                }
+                if let Some((bytes, mtime_ns)) = read {
+                    self.index_record(step, key, &bytes, mtime_ns);
+                }
+                let Hit { record, outputs } = *hit;
+                Lookup::Hit(Box::new(StepHit {
+                    outputs,
+                    logs: record.logs,
+                }))
             }
-            if let Some((bytes, mtime_ns)) = read {
-                self.index_record(step, key, &bytes, mtime_ns);
-            }
-        }
-        Ok(lookup)
+            Lookup::Miss => Lookup::Miss,
+            Lookup::Corrupt(why) => Lookup::Corrupt(why),
+        })
     }
 
     /// [`Store::lookup`], also giving the record file's bytes and mtime on a hit.
@@ -624,8 +690,9 @@ impl Store {
             tracing::debug!(%key, "miss");
             return Ok((Lookup::Miss, None));
         };
-        match self.serve(key, &read.bytes)? {
-            Ok(hit) => {
+        match self.serve::<ActionRecord>(key, &read.bytes)? {
+            Ok((record, outputs)) => {
+                let hit = Hit { record, outputs };
                 let modified = if fsutil::touch(&read, &path) {
                     // Read back: a filesystem may keep a coarser time than it was given.
                     read.file.metadata().ok().and_then(|m| m.modified().ok())
@@ -645,8 +712,12 @@ impl Store {
 
     /// A hit on the record bytes the index keeps for `step`; `None` sends the lookup to the
     /// file, which finds (and repairs) whatever is wrong.
-    fn serve_indexed(&self, step: [u8; 32], key: &Key, indexed: &IndexedRecord) -> Option<Hit> {
-        let hit = self.serve(key, &indexed.bytes).ok()?.ok()?;
+    fn serve_indexed(&self, step: [u8; 32], key: &Key, indexed: &IndexedRecord) -> Option<StepHit> {
+        let (record, outputs) = self.serve::<HitRecord>(key, &indexed.bytes).ok()?.ok()?;
+        let hit = StepHit {
+            outputs,
+            logs: record.logs,
+        };
         let modified = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(indexed.mtime_ns);
         if fsutil::stale(Some(modified)) {
             // The LRU clock, refreshed as a hit read from the file refreshes it; and the file
@@ -670,15 +741,15 @@ impl Store {
         Some(hit)
     }
 
-    /// Decodes the record `bytes` of `key` and its outputs, loading and verifying blobs. What
-    /// is wrong comes back with the blob to remove, if any.
-    fn serve(&self, key: &Key, bytes: &[u8]) -> Result<Result<Hit, (Corruption, Option<Digest>)>> {
-        let (record, inline) = match parse_record(key, bytes) {
+    /// Decodes the record `bytes` of `key` (as much of it as `R` holds) and its outputs,
+    /// loading and verifying blobs. What is wrong comes back with the blob to remove, if any.
+    fn serve<R: RecordBody>(&self, key: &Key, bytes: &[u8]) -> Result<Served<R>> {
+        let (record, inline) = match parse_record::<R>(key, bytes) {
             Ok(parsed) => parsed,
             Err(why) => return Ok(Err((why, None))),
         };
-        let mut outputs = Vec::with_capacity(record.outputs.len());
-        for (index, digest) in record.outputs.iter().enumerate() {
+        let mut outputs = Vec::with_capacity(record.outputs().len());
+        for (index, digest) in record.outputs().iter().enumerate() {
             let inline = inline.get(index).copied().flatten();
             let blob;
             let bytes = match inline {
@@ -703,7 +774,7 @@ impl Store {
                 }
             }
         }
-        Ok(Ok(Hit { record, outputs }))
+        Ok(Ok((record, outputs)))
     }
 
     /// [`Store::lookup`] as an option: `None` for a miss and for a repaired entry.
@@ -830,7 +901,7 @@ fn step_hash(step_id: &str) -> [u8; 32] {
 /// (the frame's checksum covers the manifest `put` verified); this one makes it, for the fuzz
 /// targets and for tools that inspect a cache. It does not check the blobs.
 pub fn decode_record(key: &Key, bytes: &[u8]) -> Result<ActionRecord, Corruption> {
-    let (record, inline) = parse_record(key, bytes)?;
+    let (record, inline) = parse_record::<ActionRecord>(key, bytes)?;
     if record.manifest.key() != *key {
         return Err(Corruption::ManifestMismatch);
     }
@@ -863,14 +934,18 @@ fn encode_record(record: &ActionRecord, inline_bytes: &[u8]) -> Result<Vec<u8>> 
 /// A record file's bytes, and its mtime in nanoseconds since the epoch.
 type RecordFile = (Vec<u8>, u64);
 
+/// What [`Store::serve`] makes of a record: its body and outputs, or what is wrong with it and
+/// the blob to remove, if any.
+type Served<R> = std::result::Result<(R, Vec<Envelope>), (Corruption, Option<Digest>)>;
+
 /// Per output, its bytes when stored inside the record.
 pub(crate) type InlineOutputs<'a> = Vec<Option<&'a [u8]>>;
 
 /// Decodes and checks a record read from the file of `key`, with its inline outputs.
-pub(crate) fn parse_record<'a>(
+pub(crate) fn parse_record<'a, R: RecordBody>(
     key: &Key,
     bytes: &'a [u8],
-) -> Result<(ActionRecord, InlineOutputs<'a>), Corruption> {
+) -> Result<(R, InlineOutputs<'a>), Corruption> {
     let unreadable = |e: String| Corruption::Record(e);
     let (json, mut section) = if frame::magic(bytes) == Some(RECORD_INLINE_MAGIC) {
         let body =
@@ -887,20 +962,20 @@ pub(crate) fn parse_record<'a>(
         let body = frame::decode(RECORD_MAGIC, bytes).map_err(|e| unreadable(e.to_string()))?;
         (body, &[][..])
     };
-    let record: ActionRecord = serde_json::from_slice(json)
+    let record: R = serde_json::from_slice(json)
         .map_err(|e| Corruption::Record(format!("invalid body: {e}")))?;
-    if record.key != *key {
-        return Err(Corruption::WrongKey(record.key));
+    if record.key() != key {
+        return Err(Corruption::WrongKey(*record.key()));
     }
-    let mut inline = Vec::with_capacity(record.outputs.len());
-    if !record.inline.is_empty() && record.inline.len() != record.outputs.len() {
+    let mut inline = Vec::with_capacity(record.outputs().len());
+    if !record.inline().is_empty() && record.inline().len() != record.outputs().len() {
         return Err(unreadable(format!(
             "{} inline lengths for {} outputs",
-            record.inline.len(),
-            record.outputs.len()
+            record.inline().len(),
+            record.outputs().len()
         )));
     }
-    for &len in &record.inline {
+    for &len in record.inline() {
         if len == 0 {
             inline.push(None);
             continue;
@@ -1130,7 +1205,7 @@ mod tests {
         let later = Store::open(dir.path()).unwrap();
         let served = hit(&later).expect("a hit from the index");
         assert_eq!(served.outputs, std::slice::from_ref(&output));
-        assert_eq!(served.record.logs, [LogLine::new("info", "said once")]);
+        assert_eq!(served.logs, [LogLine::new("info", "said once")]);
         // The file path still finds the damage, and repairs it.
         assert!(matches!(later.lookup(&key).unwrap(), Lookup::Corrupt(_)));
         assert!(!path.exists());

@@ -14,6 +14,10 @@ import platform
 import re
 import subprocess
 
+# What share of the machine's CPU time others (processes and hypervisor) may take before a run
+# is reported as made on a busy machine.
+BUSY_SHARE = 0.05
+
 # ------------------------------------------------------------------------------------- reading
 
 
@@ -126,6 +130,69 @@ def growth(values):
 # ------------------------------------------------------------------------------------- machine
 
 
+def _clock_secs(text):
+    """Seconds from one `times` field such as `1m2.345s`."""
+    m = re.fullmatch(r"(\d+)m([\d.]+)s", text)
+    return int(m.group(1)) * 60 + float(m.group(2)) if m else None
+
+
+def _times_secs(path):
+    """CPU seconds of the shell and its waited-for children, from bash's `times` output."""
+    text = read_text(path)
+    if text is None:
+        return None
+    secs = [_clock_secs(field) for field in text.split()]
+    return None if len(secs) != 4 or None in secs else sum(secs)
+
+
+def _proc_stat_secs(path):
+    """User + system CPU seconds of a process, itself and its waited-for children, from a copy
+    of its `/proc/PID/stat`."""
+    text = read_text(path)
+    if not text or ")" not in text:
+        return 0.0
+    # After the command name, which may hold spaces: fields 3.. of proc(5); utime is field 14.
+    fields = text.rsplit(")", 1)[1].split()
+    try:
+        return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (ValueError, IndexError):
+        return 0.0
+
+
+def cpu_share(results, cores):
+    """What share of the machine's CPU capacity (cores × wall time of the run) others took: other
+    processes (all busy time on the machine less this run's own) and the hypervisor (steal time).
+    None when the samples are missing."""
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def counters(name):
+        line = read_text(os.path.join(results, f"cpu-{name}")) or ""
+        parts = line.split()
+        if not parts or parts[0] != "cpu":
+            return None
+        v = [int(x) for x in parts[1:]] + [0] * 10
+        # user nice system idle iowait irq softirq steal (guest time is inside user).
+        return (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, v[7] / hz
+
+    try:
+        start, end = counters("start"), counters("end")
+        clocks = [float(read_text(os.path.join(results, f"clock-{n}")) or "x") for n in ("start", "end")]
+    except ValueError:
+        return None
+    ours = [_times_secs(os.path.join(results, f"times-{n}")) for n in ("start", "end")]
+    if None in (start, end) or None in ours or not cores:
+        return None
+    capacity = cores * (clocks[1] - clocks[0])
+    if capacity <= 0:
+        return None
+    own = ours[1] - ours[0] + _proc_stat_secs(os.path.join(results, "daemon-stat"))
+    return {
+        "others": max(0.0, (end[0] - start[0]) - own) / capacity,
+        "steal": (end[1] - start[1]) / capacity,
+        "own": own / capacity,
+    }
+
+
 def machine(results):
     cpu = "unknown"
     try:
@@ -163,6 +230,7 @@ def machine(results):
         "hyperfine": cmd("hyperfine", "--version") or "unknown",
         "load_start": (read_text(os.path.join(results, "load-start")) or "").split()[:3],
         "load_end": (read_text(os.path.join(results, "load-end")) or "").split()[:3],
+        "cpu_share": cpu_share(results, os.cpu_count()),
     }
 
 
@@ -208,17 +276,26 @@ def main():
         w("> **Quick run** (`bench/run --quick`): few sizes and runs, short criterion times. "
           "Not figures to quote.")
         w("")
-    try:
-        busy = max(float(x) for x in m["load_start"] + m["load_end"]) > 0.5 * (m["cores"] or 1)
-    except ValueError:
-        busy = False
+    share = m["cpu_share"]
+    if share is not None:
+        # Kernel threads and the odd cron job take a percent or two of a quiet machine.
+        busy = share["others"] + share["steal"] > BUSY_SHARE
+        taken = (
+            f"other processes took {share['others']:.0%} of the machine's CPU time during the run "
+            f"and the hypervisor {share['steal']:.0%}"
+        )
+    else:
+        # Samples missing (an older run): the load average at the start, before this run's own work.
+        try:
+            busy = max(float(x) for x in m["load_start"]) > 0.5 * (m["cores"] or 1)
+        except ValueError:
+            busy = False
+        taken = f"load average {' '.join(m['load_start'])} at the start"
     if busy:
         w(
-            f"> **The machine was busy** (load average {' '.join(m['load_start'])} at the start, "
-            f"{' '.join(m['load_end'])} at the end, on {m['cores']} cores): other processes took "
-            "CPU time, so wall times are pessimistic and noisy. CPU times (user + system, given "
-            "beside each whole-process figure) suffer less. Re-run on a quiet machine before "
-            "quoting."
+            f"> **The machine was busy** ({taken}, on {m['cores']} cores), so wall times are "
+            "pessimistic and noisy. CPU times (user + system, given beside each whole-process "
+            "figure) suffer less. Re-run on a quiet machine before quoting."
         )
         w("")
 
@@ -288,7 +365,15 @@ def main():
     w("## Machine")
     w("")
     w(f"- CPU: {m['cpu']}, {m['cores']} cores (`nproc`); memory {m['mem']}; Linux {m['kernel']}")
-    w(f"- load average (1, 5, 15 min): {' '.join(m['load_start']) or '?'} at the start, {' '.join(m['load_end']) or '?'} at the end")
+    if share is not None:
+        w(
+            f"- CPU time during the run, as shares of the machine's (cores × wall time): this run "
+            f"{share['own']:.0%}, other processes {share['others']:.1%}, hypervisor steal "
+            f"{share['steal']:.1%} (from `/proc/stat` and the run's own `times`; busy above "
+            f"{BUSY_SHARE:.0%} for the last two together)"
+        )
+    w(f"- load average (1, 5, 15 min): {' '.join(m['load_start']) or '?'} at the start, {' '.join(m['load_end']) or '?'} at the end "
+      "(the end's is mostly this run's own work)")
     w(f"- {m['rustc']}; morphir at {m['commit']}; {m['hyperfine']}; turbo {turbo_version or '(not run)'}; "
       f"Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip() if a.turbo else '–'}")
     w("")

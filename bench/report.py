@@ -174,13 +174,17 @@ def cpu_share(results, cores):
         # user nice system idle iowait irq softirq steal (guest time is inside user).
         return (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, v[7] / hz
 
+    def clock(name):
+        text = read_text(os.path.join(results, f"clock-{name}"))
+        return float(text) if text else None
+
     try:
         start, end = counters("start"), counters("end")
-        clocks = [float(read_text(os.path.join(results, f"clock-{n}")) or "x") for n in ("start", "end")]
+        clocks = [clock("start"), clock("end")]
     except ValueError:
         return None
     ours = [_times_secs(os.path.join(results, f"times-{n}")) for n in ("start", "end")]
-    if None in (start, end) or None in ours or not cores:
+    if None in (start, end) or None in clocks or None in ours or not cores:
         return None
     capacity = cores * (clocks[1] - clocks[0])
     if capacity <= 0:
